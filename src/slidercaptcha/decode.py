@@ -1,0 +1,75 @@
+"""Model output → points in original-image pixels (CenterNet-style peak + offset).
+
+All functions work on whole batches with tensor ops; no Python loop per pixel or sample.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from slidercaptcha.grid import grid_to_canvas, valid_cells
+
+
+def _masked(heatmap: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """[B,1,h,w] heatmap with padding cells pushed below any real score."""
+    return heatmap if valid is None else heatmap.masked_fill(~valid, -1.0)
+
+
+def _peak_in_rows(heatmap: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat index and score of the maximum of [B,h,w], optionally only in allowed rows [B,h]."""
+    if rows is not None:
+        heatmap = heatmap.masked_fill(~rows[:, :, None], -2.0)
+    score, idx = heatmap.flatten(1).max(dim=1)
+    return idx, score
+
+
+def _point(idx: torch.Tensor, offset: torch.Tensor, width: int) -> torch.Tensor:
+    """Flat cell index [B] + offset map [B,2,h,w] → canvas (x, y) [B,2]."""
+    off = offset.flatten(2).gather(2, idx[:, None, None].expand(-1, 2, 1))[:, :, 0]
+    cell = torch.stack([idx % width, idx // width], dim=1).to(off.dtype)
+    return grid_to_canvas(cell + off)
+
+
+def to_original(xy: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Canvas (x, y) [B,2] → original pixels, with boxes [B,≥4] = (scale_x, scale_y, pad_left, pad_top, …)."""
+    boxes = boxes.to(xy)
+    return (xy - boxes[:, 2:4]) / boxes[:, 0:2]
+
+
+def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Tensor | None = None,
+           joint: bool = False, row_tolerance: int = 1) -> dict[str, torch.Tensor]:
+    """Decode gap and slider centres, confidences and the gap angle.
+
+    outputs: the model's dict; boxes [B,≥4] letterbox parameters; mask [B,1,H,W] the input's
+    padding mask (channel 4), or None to search every cell.
+    joint: pick gap and slider rows together so they lie within ``row_tolerance`` cells of
+    each other (true of nearly every real captcha), maximising the product of the two peaks.
+    Returns gap/slider [B,2] in original pixels, gap_score/slider_score [B] (peak values),
+    distance [B] = gap_x − slider_x, and gap_angle [B] in degrees when the angle head exists.
+    """
+    valid = None if mask is None else valid_cells(mask)
+    hm_gap = _masked(outputs["heatmap_gap"], valid)[:, 0]
+    hm_slider = _masked(outputs["heatmap_slider"], valid)[:, 0]
+    width = hm_gap.shape[-1]
+
+    gap_rows = slider_rows = None
+    if joint:
+        row_gap, row_slider = hm_gap.amax(-1), hm_slider.amax(-1)  # [B,h]
+        k = 2 * row_tolerance + 1
+        near_slider = F.max_pool1d(row_slider[:, None], k, 1, row_tolerance)[:, 0]
+        best_row = (row_gap.clamp_min(0) * near_slider.clamp_min(0)).argmax(1)  # [B]
+        rows = torch.arange(hm_gap.shape[1], device=hm_gap.device)[None]
+        gap_rows = rows == best_row[:, None]
+        slider_rows = (rows - best_row[:, None]).abs() <= row_tolerance
+
+    gap_idx, gap_score = _peak_in_rows(hm_gap, gap_rows)
+    slider_idx, slider_score = _peak_in_rows(hm_slider, slider_rows)
+    gap = to_original(_point(gap_idx, outputs["offset_gap"], width), boxes)
+    slider = to_original(_point(slider_idx, outputs["offset_slider"], width), boxes)
+    result = {"gap": gap, "slider": slider, "gap_score": gap_score, "slider_score": slider_score,
+              "distance": gap[:, 0] - slider[:, 0]}
+    if "angle" in outputs:
+        sc = outputs["angle"].flatten(2).gather(2, gap_idx[:, None, None].expand(-1, 2, 1))[:, :, 0]
+        result["gap_angle"] = torch.rad2deg(torch.atan2(sc[:, 0], sc[:, 1]))
+    return result

@@ -1,0 +1,111 @@
+"""Letterboxing: any image → the model's 4-channel 256×512 input, and the way back.
+
+Conventions, fixed here once (DESIGN §2):
+- Coordinates are continuous pixel coordinates: pixel ``j`` covers ``[j, j+1)``, so a
+  resize by factor ``s`` maps ``x`` to ``s·x`` exactly.
+- Channel 4 is the padding mask: **1 on real image pixels, 0 on padding**.
+- RGB channels are ``value / 255``; padding RGB is 0.
+- The resized image is centred on the canvas. Its width and height are rounded to whole
+  pixels, so x and y keep separate scales (``scale_x = new_w / W``); using one scale for
+  both would shift labels by up to half a pixel at the far edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+
+import cv2
+import numpy as np
+
+INPUT_SIZE = (256, 512)  # H, W
+STRIDE = 4  # output maps are at 1/4 resolution
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where an original ``width × height`` image sits on the model canvas."""
+
+    scale_x: float
+    scale_y: float
+    pad_left: float
+    pad_top: float
+    width: int
+    height: int
+
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        """Original pixel coordinates [..., 2] → canvas coordinates."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack([xy[..., 0] * self.scale_x + self.pad_left, xy[..., 1] * self.scale_y + self.pad_top], -1)
+
+    def to_original(self, xy: np.ndarray) -> np.ndarray:
+        """Canvas coordinates [..., 2] → original pixel coordinates."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack([(xy[..., 0] - self.pad_left) / self.scale_x, (xy[..., 1] - self.pad_top) / self.scale_y], -1)
+
+    def as_array(self) -> np.ndarray:
+        """``[scale_x, scale_y, pad_left, pad_top, width, height]`` for batching as a tensor."""
+        return np.array(astuple(self), dtype=np.float64)
+
+
+def to_rgb(image: np.ndarray, color_order: str = "RGB") -> np.ndarray:
+    """Gray / RGB / BGR / RGBA / BGRA uint8 array → H×W×3 RGB uint8.
+
+    Alpha is composited over black: transparent pixels carry no image content.
+    """
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected an 8-bit image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected H×W, H×W×1, H×W×3 or H×W×4, got shape {image.shape}")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    if color_order.upper() not in ("RGB", "BGR"):
+        raise ValueError(f"color_order must be 'RGB' or 'BGR', got {color_order!r}")
+    rgb = image[:, :, :3]
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.uint16)
+        rgb = (rgb.astype(np.uint16) * alpha // 255).astype(np.uint8)
+    if color_order.upper() == "BGR":
+        rgb = rgb[:, :, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def compute_letterbox(width: int, height: int, size: tuple[int, int] = INPUT_SIZE) -> Letterbox:
+    if width < 1 or height < 1:
+        raise ValueError(f"image must be at least 1×1, got {width}×{height}")
+    out_h, out_w = size
+    s = min(out_w / width, out_h / height)
+    new_w = min(out_w, max(1, round(width * s)))
+    new_h = min(out_h, max(1, round(height * s)))
+    return Letterbox(new_w / width, new_h / height, (out_w - new_w) // 2, (out_h - new_h) // 2, width, height)
+
+
+def letterbox_image(rgb: np.ndarray, size: tuple[int, int] = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray, Letterbox]:
+    """RGB uint8 H×W×3 → (canvas uint8 h×w×3, mask uint8 h×w in {0,1}, Letterbox)."""
+    height, width = rgb.shape[:2]
+    box = compute_letterbox(width, height, size)
+    new_w, new_h = round(width * box.scale_x), round(height * box.scale_y)
+    interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
+    resized = cv2.resize(rgb, (new_w, new_h), interpolation=interp)
+    canvas = np.zeros((*size, 3), dtype=np.uint8)
+    mask = np.zeros(size, dtype=np.uint8)
+    x0, y0 = int(box.pad_left), int(box.pad_top)
+    canvas[y0:y0 + new_h, x0:x0 + new_w] = resized
+    mask[y0:y0 + new_h, x0:x0 + new_w] = 1
+    return canvas, mask, box
+
+
+def to_model_input(canvas: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(canvas uint8 h×w×3, mask h×w) → float32 [4, h, w]: RGB/255 and the mask."""
+    out = np.empty((4, *mask.shape), dtype=np.float32)
+    out[:3] = canvas.transpose(2, 0, 1)
+    out[:3] *= 1.0 / 255.0
+    out[3] = mask
+    return out
+
+
+def preprocess(image: np.ndarray, size: tuple[int, int] = INPUT_SIZE, color_order: str = "RGB") -> tuple[np.ndarray, Letterbox]:
+    """Any 8-bit image array → (float32 [4, h, w] model input, Letterbox)."""
+    canvas, mask, box = letterbox_image(to_rgb(image, color_order), size)
+    return to_model_input(canvas, mask), box
