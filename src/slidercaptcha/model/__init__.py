@@ -1,4 +1,10 @@
 """Lite-HRNet-18+LiteFPN model."""
-from slidercaptcha.model.lite_hrnet import OUTPUT_NAMES, VARIANTS, LiteHRNet18FPN, build_model, model_from_config
+from slidercaptcha.model.lite_hrnet import (
+    OUTPUT_NAMES,
+    VARIANTS,
+    LiteHRNet18FPN,
+    build_model,
+    model_from_config,
+)
 
 __all__ = ["LiteHRNet18FPN", "build_model", "model_from_config", "VARIANTS", "OUTPUT_NAMES"]
