@@ -166,19 +166,28 @@ class CheckpointConfig:
 # ----------------------------------------------------------------------------- data
 @dataclass
 class GeneratorConfig:
-    """How synthetic captchas look (DESIGN §5). Ratios are per sample."""
+    """How synthetic captchas look (DESIGN §5). Ratios are per sample; the four captcha
+    effects (decoys, Perlin noise, gap rotation, highlight) take their ratios from
+    ``training.augmentation``."""
 
     width: list[int] = field(default_factory=lambda: [280, 680])
     aspect_ratio: list[float] = field(default_factory=lambda: [1.6, 2.8])  # W / H
+    common_size_prob: float = num(0.3, 0, 1)  # one of the sizes seen on real sites instead
     piece_size: list[int] = field(default_factory=lambda: [40, 100])
     piece_height_frac: list[float] = field(default_factory=lambda: [0.2, 0.4])
+    slider_x_frac: list[float] = field(default_factory=lambda: [0.0, 0.15])  # piece left edge / W
+    gap_x_min_frac: float = num(0.3, 0, 0.9)  # gaps lie right of this fraction of the width
     decoys: list[int] = field(default_factory=lambda: [1, 3])
     decoy_same_row_prob: float = num(0.5, 0, 1)
+    decoy_other_shape_prob: float = num(0.5, 0, 1)
+    decoy_rotation_deg: list[float] = field(default_factory=lambda: [10.0, 30.0])  # |angle|
+    decoy_scale: list[float] = field(default_factory=lambda: [0.7, 1.3])
     rotation_deg: list[float] = field(default_factory=lambda: [-30.0, 30.0])
     gap_only_prob: float = num(0.15, 0, 1)
     separate_prob: float = num(0.15, 0, 1)
     photo_prob: float = num(0.5, 0, 1)
     piece_noise_prob: float = num(0.2, 0, 1)
+    jpeg_prob: float = num(0.3, 0, 1)  # many real captchas are JPEGs
 
 
 @dataclass

@@ -1,0 +1,394 @@
+"""Compose one synthetic slider captcha: background, gap, decoys, piece, effects, label.
+
+All randomness comes from the ``rng`` passed in, so a captcha is a pure function of its
+seed. Positions are continuous (sub-pixel): shapes are placed with affine warps, never
+snapped to a grid (DESIGN §5). Work happens in float32 RGB in [0, 1] and only on the
+region around each shape, which keeps one 400×200 captcha at a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from slidercaptcha.config import AugmentationConfig, GeneratorConfig
+from slidercaptcha.data.backgrounds import (
+    PhotoLibrary,
+    colorize,
+    fractal_noise,
+    make_background,
+    random_palette,
+)
+from slidercaptcha.data.geometry import apply, compose, similarity, translation, warp
+from slidercaptcha.data.shapes import make_mask, random_shape
+
+COMMON_SIZES = ((320, 160), (360, 140), (410, 200), (552, 344), (672, 390))  # W, H seen on real sites
+MODES = ("composite", "gap-only", "separate")
+GAP_STYLES = ("dark", "rim", "shadow", "blur", "hollow", "frosted")  # "highlight" has its own ratio
+PAD = 6  # transparent margin around a piece for its rim and shadow
+EDGE = 2  # minimum distance between a shape and the image border, px
+MIN_HEIGHT = 100
+
+
+@dataclass(frozen=True)
+class EffectProbs:
+    """Per-sample ratios of the captcha-specific effects (0 = off)."""
+
+    confusing_gap: float = 0.0
+    perlin_noise: float = 0.0
+    rotation: float = 0.0
+    highlight: float = 0.0
+
+    @classmethod
+    def from_augmentation(cls, aug: AugmentationConfig, confusing_gaps: bool = True,
+                          rotation: bool = True, perlin_noise: bool = True) -> EffectProbs:
+        """The config's ratios, with each effect switched off unless enabled (the spec's flags)."""
+        return cls(aug.confusing_gap_prob * confusing_gaps, aug.perlin_noise_prob * perlin_noise,
+                   aug.gap_rotation_prob * rotation, aug.gap_highlight_prob)
+
+
+@dataclass
+class Captcha:
+    image: np.ndarray  # RGB uint8 H×W×3
+    piece: np.ndarray | None  # RGBA uint8 crop (separate mode only)
+    record: dict  # manifest fields except file, piece_file and seed
+
+
+@dataclass
+class _Placed:
+    """A mask placed on the image: rotated by ``angle`` and scaled about its centre."""
+
+    mask: np.ndarray
+    center: tuple[float, float]
+    angle: float = 0.0
+    scale: float = 1.0
+
+    def matrix(self) -> np.ndarray:
+        """Mask coordinates → image coordinates (continuous)."""
+        h, w = self.mask.shape
+        cx, cy = self.center
+        return compose(similarity(self.center, self.angle, self.scale), translation(cx - w / 2, cy - h / 2))
+
+    def box(self, margin: float = 0.0) -> tuple[float, float, float, float]:
+        """Axis-aligned bounds (x0, y0, x1, y1) of the placed mask, grown by ``margin``."""
+        hx, hy = half_extent(self.mask.shape, self.angle, self.scale)
+        cx, cy = self.center
+        return cx - hx - margin, cy - hy - margin, cx + hx + margin, cy + hy + margin
+
+
+def half_extent(shape_hw: tuple[int, int], angle: float, scale: float = 1.0) -> tuple[float, float]:
+    h, w = shape_hw
+    c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    return scale * (w * c + h * s) / 2, scale * (w * s + h * c) / 2
+
+
+def _overlaps(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _roi_warp(src: np.ndarray, matrix: np.ndarray, width: int, height: int) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Warp ``src`` by ``matrix`` into only the image region it covers (clipped to the image)."""
+    h, w = src.shape[:2]
+    corners = apply(matrix, np.array([[0, 0], [w, 0], [0, h], [w, h]]))
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 1
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    out = warp(src, compose(translation(-x0, -y0), matrix), (int(x1 - x0), int(y1 - y0)))
+    return (slice(y0, y1), slice(x0, x1)), out
+
+
+# ----------------------------------------------------------------------------- styles
+def _blend(img: np.ndarray, m: np.ndarray, color, alpha: float) -> np.ndarray:
+    a = (m * alpha)[..., None]
+    return img * (1 - a) + np.asarray(color, np.float32) * a
+
+
+def _edge(m: np.ndarray, width: int) -> np.ndarray:
+    """The mask's inner rim, ``width`` px thick."""
+    return np.clip(m - cv2.erode(m, np.ones((3, 3), np.uint8), iterations=width), 0, 1)
+
+
+def _shift(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    return np.roll(a, (dy, dx), axis=(0, 1))
+
+
+def _dark(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0, 0.12) + rng.uniform(0, 0.08, 3)
+
+
+def _light(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0.85, 1.0) - rng.uniform(0, 0.05, 3)
+
+
+def style_dark(img, m, rng):
+    return _blend(img, m, _dark(rng), rng.uniform(0.3, 0.8))
+
+
+def style_rim(img, m, rng):
+    img = _blend(img, m, _dark(rng), rng.uniform(0.3, 0.7))
+    return _blend(img, _edge(m, int(rng.integers(1, 3))), _light(rng), rng.uniform(0.6, 1.0))
+
+
+def style_shadow(img, m, rng):
+    """Inner shadow and emboss: dark along the top-left inner edge, light along the other."""
+    img = _blend(img, m, _dark(rng), rng.uniform(0.2, 0.55))
+    soft = cv2.GaussianBlur(m, (0, 0), rng.uniform(1.0, 2.5))
+    d = int(rng.integers(2, 5))
+    img = _blend(img, m * np.clip(1 - _shift(soft, d, d), 0, 1), _dark(rng), rng.uniform(0.5, 0.9))
+    return _blend(img, m * np.clip(1 - _shift(soft, -d, -d), 0, 1), _light(rng), rng.uniform(0.3, 0.7))
+
+
+def style_blur(img, m, rng):
+    blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(2.0, 5.0)) * rng.uniform(0.55, 0.9)
+    return img * (1 - m[..., None]) + blurred * m[..., None]
+
+
+def style_hollow(img, m, rng):
+    """Mostly an outline: a faint fill and a dark or bright contour."""
+    img = _blend(img, m, _dark(rng), rng.uniform(0.0, 0.25))
+    color = _light(rng) if rng.random() < 0.5 else _dark(rng)
+    return _blend(img, _edge(m, int(rng.integers(1, 4))), color, rng.uniform(0.6, 1.0))
+
+
+def style_frosted(img, m, rng):
+    blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(1.5, 4.0))
+    img = img * (1 - m[..., None]) + blurred * m[..., None]
+    return _blend(img, m, _light(rng), rng.uniform(0.3, 0.6))
+
+
+def style_highlight(img, m, rng):
+    img = _blend(img, m, _light(rng), rng.uniform(0.3, 0.7))
+    if rng.random() < 0.5:
+        img = _blend(img, _edge(m, 1), _light(rng), rng.uniform(0.5, 1.0))
+    return img
+
+
+STYLES = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
+          "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight}
+
+
+def stamp(img: np.ndarray, placed: _Placed, style: str, rng: np.random.Generator) -> None:
+    """Draw a gap (or decoy) of ``style`` into ``img`` in place."""
+    sl, m = _roi_warp(placed.mask, placed.matrix(), img.shape[1], img.shape[0])
+    img[sl] = STYLES[style](img[sl], m, rng)
+
+
+# ----------------------------------------------------------------------------- piece
+def piece_layers(texture: np.ndarray, m: np.ndarray, rng: np.random.Generator,
+                 noise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Piece texture + mask → (premultiplied RGBA, drop-shadow alpha), padded by ``PAD``.
+
+    The texture gets a bevel lit from the top left, an optional Perlin-noise overlay and
+    a rim; the shadow is the blurred mask, offset down-right.
+    """
+    soft = cv2.GaussianBlur(m, (0, 0), rng.uniform(1.0, 2.5))
+    shade = cv2.Sobel(soft, cv2.CV_32F, 1, 0) + cv2.Sobel(soft, cv2.CV_32F, 0, 1)
+    shade /= max(float(np.abs(shade).max()), 1e-6)
+    tex = texture + rng.uniform(0.1, 0.45) * shade[..., None]
+    if noise:
+        n = fractal_noise(*m.shape, rng, 3, base_cells=int(rng.integers(2, 5)))
+        tex = tex * (1 + rng.uniform(0.2, 0.5) * (n[..., None] - 0.5) * 2)
+    if rng.random() < 0.3:
+        tex = tex * rng.uniform(1.05, 1.3)
+    if rng.random() < 0.8:
+        color = _light(rng) if rng.random() < 0.7 else _dark(rng)
+        tex = _blend(tex, _edge(m, int(rng.integers(1, 3))), color, rng.uniform(0.5, 1.0))
+    tex = np.clip(tex, 0, 1)
+    pad = ((PAD, PAD), (PAD, PAD))
+    mp = np.pad(m, pad)
+    rgba = np.dstack([np.pad(tex * m[..., None], (*pad, (0, 0))), mp])
+    d = int(rng.integers(0, 4))
+    shadow = cv2.GaussianBlur(_shift(mp, d, d), (0, 0), rng.uniform(1.0, 3.0)) * rng.uniform(0.3, 0.75)
+    return rgba, shadow
+
+
+def paste_piece(img: np.ndarray, rgba: np.ndarray, shadow: np.ndarray, left: float, top: float) -> None:
+    """Composite the padded piece with its unpadded top-left corner at (left, top), sub-pixel."""
+    matrix = translation(left - PAD, top - PAD)
+    sl, shadow_w = _roi_warp(shadow, matrix, img.shape[1], img.shape[0])
+    _, rgba_w = _roi_warp(rgba, matrix, img.shape[1], img.shape[0])
+    roi = img[sl] * (1 - shadow_w[..., None])
+    img[sl] = roi * (1 - rgba_w[..., 3:]) + rgba_w[..., :3]
+
+
+def piece_png(rgba: np.ndarray) -> np.ndarray:
+    """Premultiplied float RGBA → straight-alpha uint8 RGBA (what a site would serve)."""
+    alpha = rgba[..., 3:]
+    rgb = np.where(alpha > 1e-3, rgba[..., :3] / np.maximum(alpha, 1e-3), 0)
+    return to_uint8(np.dstack([rgb, alpha]))
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- sampling
+def resolve_mode(mode: str, cfg: GeneratorConfig, rng: np.random.Generator) -> str:
+    """``mixed`` → one of the three forms at the config's ratios; others pass through."""
+    if mode != "mixed":
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {[*MODES, 'mixed']}")
+        return mode
+    u = rng.random()
+    return "gap-only" if u < cfg.gap_only_prob else "separate" if u < cfg.gap_only_prob + cfg.separate_prob else "composite"
+
+
+def sample_size(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[int, int]:
+    if rng.random() < cfg.common_size_prob:
+        return COMMON_SIZES[int(rng.integers(len(COMMON_SIZES)))]
+    width = int(rng.integers(cfg.width[0], cfg.width[1] + 1))
+    return width, max(MIN_HEIGHT, round(width / rng.uniform(*cfg.aspect_ratio)))
+
+
+def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Global gamma, contrast, saturation and brightness variety (before any drawing)."""
+    img = cv2.pow(np.clip(img, 0, 1), rng.uniform(0.75, 1.35))
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None]
+    img = gray + (img - gray) * rng.uniform(0.5, 1.3)
+    mean = float(img.mean())
+    return (img - mean) * rng.uniform(0.75, 1.2) + mean + rng.uniform(-0.08, 0.08)
+
+
+def perlin_overlay(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Image-wide Perlin-noise interference, as luminance modulation or a coloured veil."""
+    n = fractal_noise(*img.shape[:2], rng, 4, base_cells=int(rng.integers(2, 7)))
+    if rng.random() < 0.5:
+        return img * (1 + rng.uniform(0.2, 0.45) * (n[..., None] - 0.5) * 2)
+    return _blend(img, n, colorize(n, random_palette(rng, 3)), rng.uniform(0.2, 0.45))
+
+
+def _jpeg(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(45, 96))])
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+
+
+def _signed(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi) * rng.choice([-1, 1]))
+
+
+def _gap_angle(cfg: GeneratorConfig, rng: np.random.Generator) -> float:
+    """A visible rotation (|angle| ≥ 3°) inside ``cfg.rotation_deg``."""
+    lo, hi = cfg.rotation_deg
+    angle = _signed(rng, 3.0, max(abs(lo), abs(hi), 3.0))
+    return float(np.clip(angle, lo, hi))
+
+
+def _layout(cfg: GeneratorConfig, width: int, height: int, mask: np.ndarray, angle: float,
+            rng: np.random.Generator) -> tuple[float, float, float] | None:
+    """(slider left edge, gap centre x, gap centre y), or None when the piece is too big."""
+    ph, pw = mask.shape
+    ex, ey = half_extent(mask.shape, angle)
+    sep = max(4.0, 0.03 * width)
+    x0_hi = min(cfg.slider_x_frac[1] * width, width - EDGE - 2 * ex - sep - pw)
+    x0_lo = min(cfg.slider_x_frac[0] * width, x0_hi)
+    if x0_hi < 0 or 2 * ey + 2 * EDGE > height or ph + 2 * EDGE > height:
+        return None
+    x0 = rng.uniform(x0_lo, x0_hi)
+    gx_lo = max(cfg.gap_x_min_frac * width, x0 + pw + sep) + ex
+    gx_hi = width - EDGE - ex
+    if gx_lo > gx_hi:
+        return None
+    return x0, rng.uniform(gx_lo, gx_hi), rng.uniform(EDGE + ey, height - EDGE - ey)
+
+
+def _piece_size(cfg: GeneratorConfig, height: int, rng: np.random.Generator) -> float:
+    size = height * rng.uniform(*cfg.piece_height_frac)
+    return float(np.clip(size, *cfg.piece_size))
+
+
+def _decoys(cfg: GeneratorConfig, rng: np.random.Generator, gap: _Placed, shape: str, size: float,
+            taken: list[tuple], width: int, height: int, x_min: float) -> list[tuple[_Placed, str]]:
+    """1–3 fake gaps, rotated and scaled, on the gap's row or another, overlapping nothing."""
+    out = []
+    for _ in range(int(rng.integers(cfg.decoys[0], cfg.decoys[1] + 1))):
+        other = rng.random() < cfg.decoy_other_shape_prob
+        dshape = random_shape(rng) if other else shape
+        mask = make_mask(dshape, round(size), rng) if other else gap.mask
+        angle, scale = _signed(rng, *cfg.decoy_rotation_deg), rng.uniform(*cfg.decoy_scale)
+        ex, ey = half_extent(mask.shape, angle, scale)
+        if 2 * ey + 2 * EDGE > height or x_min + ex > width - EDGE - ex:
+            continue
+        for _attempt in range(12):
+            same_row = rng.random() < cfg.decoy_same_row_prob
+            cy = gap.center[1] if same_row else rng.uniform(EDGE + ey, height - EDGE - ey)
+            cy = float(np.clip(cy, EDGE + ey, height - EDGE - ey))
+            placed = _Placed(mask, (rng.uniform(x_min + ex, width - EDGE - ex), cy), angle, scale)
+            box = placed.box(margin=3)
+            if not any(_overlaps(box, t) for t in taken):
+                taken.append(box)
+                out.append((placed, dshape))
+                break
+    return out
+
+
+def render_captcha(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs,
+                   mode: str = "composite", photos: PhotoLibrary | None = None) -> Captcha:
+    """Render one captcha and its label record."""
+    mode = resolve_mode(mode, cfg, rng)
+    width, height = sample_size(cfg, rng)
+    bg, group = make_background(height, width, rng, photos, cfg.photo_prob)
+    bg = photometric(bg, rng)
+
+    shape = random_shape(rng)
+    angle = _gap_angle(cfg, rng) if rng.random() < probs.rotation else 0.0
+    size = _piece_size(cfg, height, rng)
+    while True:  # shrink until gap and slider fit side by side
+        mask = make_mask(shape, round(size), rng)
+        layout = _layout(cfg, width, height, mask, angle, rng)
+        if layout is not None:
+            break
+        size *= 0.9
+    x0, gx, gy = layout
+    ph, pw = mask.shape
+    gap = _Placed(mask, (gx, gy), angle)
+
+    # The piece is the background under the gap, seen in the piece's own (unrotated) frame.
+    texture = warp(bg, gap.matrix(), (pw, ph), inverse=True, border=cv2.BORDER_REFLECT)
+    img = bg.copy()
+    effects: list[str] = []
+    style = "highlight" if rng.random() < probs.highlight else GAP_STYLES[int(rng.integers(len(GAP_STYLES)))]
+    stamp(img, gap, style, rng)
+
+    sy = float(np.clip(gy + rng.uniform(-1, 1), ph / 2, height - ph / 2)) if mode == "composite" else gy
+    decoys: list[tuple[_Placed, str]] = []
+    if rng.random() < probs.confusing_gap:
+        taken = [gap.box(margin=3), (x0 - 3, sy - ph / 2 - 3, x0 + pw + 3, sy + ph / 2 + 3)]
+        decoys = _decoys(cfg, rng, gap, shape, size, taken, width, height, x_min=x0 + pw)
+        for placed, _dshape in decoys:
+            stamp(img, placed, style if rng.random() < 0.7 else GAP_STYLES[int(rng.integers(len(GAP_STYLES)))], rng)
+
+    piece_noise = probs.perlin_noise > 0 and rng.random() < cfg.piece_noise_prob
+    rgba, shadow = piece_layers(texture, mask, rng, piece_noise)
+    if mode == "composite":
+        paste_piece(img, rgba, shadow, x0, sy - ph / 2)
+    if rng.random() < probs.perlin_noise:
+        img = perlin_overlay(img, rng)
+        effects.append("noise")
+    image = to_uint8(img)
+    if rng.random() < cfg.jpeg_prob:
+        image = _jpeg(image, rng)
+        effects.append("jpeg")
+
+    effects += ["piece_noise"] * piece_noise + ["highlight"] * (style == "highlight")
+    effects += ["confusing_gap"] * bool(decoys) + ["rotated_gap"] * (angle != 0.0)
+    has_slider = mode != "gap-only"
+    record = {
+        "width": width, "height": height, "gap_x": gx, "gap_y": gy,
+        "slider_x": x0 + pw / 2 if has_slider else None, "slider_y": sy if has_slider else None,
+        "slider_start_x": x0 if has_slider else None, "piece_w": pw, "piece_h": ph,
+        "shape": shape, "gap_style": style, "gap_angle": angle,
+        "decoys": [{"x": d.center[0], "y": d.center[1], "angle": d.angle, "scale": d.scale} for d, _ in decoys],
+        "effects": sorted(effects), "sample_type": sample_type(effects), "bg_group": group, "mode": mode,
+    }
+    return Captcha(image, piece_png(rgba) if mode == "separate" else None, record)
+
+
+def sample_type(effects: list[str]) -> str:
+    """One primary tag per sample, hardest first."""
+    for tag in ("confusing_gap", "rotated_gap", "noise", "highlight"):
+        if tag in effects:
+            return tag
+    return "normal"
