@@ -1,0 +1,277 @@
+"""Annotated captcha sets in several formats → one list of :class:`LabelRecord`.
+
+Supported inputs (``--format auto`` picks by what the folder holds):
+
+- ``manifest``: our generator's JSONL (paths relative to the manifest's folder);
+- ``labelme``: LabelMe / X-AnyLabeling ``*.json`` next to the images, with rectangle (or
+  polygon / rotation) shapes labelled ``gap`` and ``slider`` (aliases below, any case);
+- ``yolo``: one ``<image stem>.txt`` per image (same folder, or ``labels/`` beside
+  ``images/``), lines ``class cx cy w h`` normalised to the image size. Classes:
+  **0 = gap, 1 = slider**, unless a ``classes.txt`` (one name per line) says otherwise;
+- ``csv``: ``file,gap_x,gap_y[,slider_x,slider_y]`` with a header row, optional
+  ``sample_type`` and ``gap_angle`` columns; an empty slider means a gap-only image.
+
+Coordinates are box centres in original-image pixels. A file whose labels cannot be used
+is not fatal: it is returned in the ``skipped`` list with the reason, and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from slidercaptcha.utils.io import read_jsonl
+
+FORMATS = ("manifest", "labelme", "yolo", "csv")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+GAP_NAMES = {"gap", "target", "hole", "notch", "缺口"}
+SLIDER_NAMES = {"slider", "piece", "block", "puzzle", "滑块"}
+YOLO_CLASSES = ("gap", "slider")  # default class ids: 0 = gap, 1 = slider
+EXTERNAL_TYPE = "external"  # sample type of annotations that do not say
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+@dataclass
+class LabelRecord:
+    """One image with its truth, whatever format it came from."""
+
+    file: Path
+    gap: tuple[float, float]
+    slider: tuple[float, float] | None = None
+    gap_angle: float = 0.0
+    sample_type: str = EXTERNAL_TYPE
+    mode: str = "composite"  # composite | gap-only | separate (piece in its own file)
+    gap_size: tuple[float, float] | None = None  # gap box width, height when known
+    size: tuple[int, int] | None = None  # image width, height (set once the image is decoded)
+    meta: dict = field(default_factory=dict)  # the source record (manifest fields, decoys, effects)
+
+    @property
+    def has_slider(self) -> bool:
+        """Whether the slider is drawn on this image, so its prediction can be scored."""
+        return self.slider is not None and self.mode == "composite"
+
+    def as_manifest(self) -> dict:
+        """The manifest fields the training dataset reads, so both letterbox and label alike."""
+        slider = self.slider if self.has_slider else (None, None)
+        return {"gap_x": self.gap[0], "gap_y": self.gap[1], "slider_x": slider[0], "slider_y": slider[1],
+                "mode": self.mode, "gap_angle": self.gap_angle, "sample_type": self.sample_type,
+                "decoys": self.meta.get("decoys") or []}
+
+
+@dataclass
+class Skipped:
+    file: str
+    reason: str
+
+
+class LabelError(ValueError):
+    """A label file that cannot be turned into a record."""
+
+
+# ----------------------------------------------------------------------------- formats
+def read_manifest(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
+    records, skipped = [], []
+    for i, rec in enumerate(read_jsonl(path)):
+        try:
+            slider = None if rec.get("slider_x") is None else (float(rec["slider_x"]), float(rec["slider_y"]))
+            size = (float(rec["piece_w"]), float(rec["piece_h"])) if rec.get("piece_w") else None
+            records.append(LabelRecord(
+                file=path.parent / rec["file"], gap=(float(rec["gap_x"]), float(rec["gap_y"])), slider=slider,
+                gap_angle=float(rec.get("gap_angle") or 0.0), sample_type=rec.get("sample_type") or "normal",
+                mode=rec.get("mode") or ("composite" if slider else "gap-only"), gap_size=size, meta=rec))
+        except (KeyError, TypeError, ValueError) as err:
+            skipped.append(Skipped(str(rec.get("file", f"{path}:{i + 1}")), f"bad manifest record: {err!r}"))
+    return records, skipped
+
+
+def _role(name: str, classes: dict[str, str] | None = None) -> str | None:
+    """'gap', 'slider' or None for a label name (or, with ``classes``, a class id)."""
+    name = (classes or {}).get(name, name).strip().lower()
+    return "gap" if name in GAP_NAMES else "slider" if name in SLIDER_NAMES else None
+
+
+def _one_per_role(boxes: list[tuple[str, float, float, float, float]], label: str) -> dict[str, tuple]:
+    """{role: (cx, cy, w, h)}; exactly one gap required, at most one slider."""
+    found: dict[str, list] = {"gap": [], "slider": []}
+    for role, *box in boxes:
+        found[role].append(tuple(box))
+    if len(found["gap"]) != 1 or len(found["slider"]) > 1:
+        raise LabelError(f"{label}: expected 1 gap and at most 1 slider box, found "
+                         f"{len(found['gap'])} gap and {len(found['slider'])} slider")
+    return {role: b[0] for role, b in found.items() if b}
+
+
+def _record_from_boxes(image: Path, boxes: dict[str, tuple], meta: dict) -> LabelRecord:
+    gap, slider = boxes["gap"], boxes.get("slider")
+    return LabelRecord(file=image, gap=(gap[0], gap[1]), slider=None if slider is None else (slider[0], slider[1]),
+                       mode="composite" if slider else "gap-only", gap_size=(gap[2], gap[3]), meta=meta)
+
+
+def read_labelme_file(path: Path) -> LabelRecord:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "shapes" not in data:
+        raise LabelError(f"{path}: not a LabelMe/X-AnyLabeling file (no 'shapes')")
+    boxes = []
+    for shape in data["shapes"]:
+        role = _role(str(shape.get("label", "")))
+        points = shape.get("points") or []
+        if role is None or len(points) < 2:
+            continue
+        xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
+        boxes.append((role, (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)))
+    image = path.parent / data["imagePath"] if data.get("imagePath") else _image_for(path)
+    return _record_from_boxes(image, _one_per_role(boxes, str(path)), {"source": str(path)})
+
+
+def _image_for(label: Path) -> Path:
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (label.with_suffix(suffix), label.with_suffix(suffix.upper())):
+            if candidate.is_file():
+                return candidate
+    raise LabelError(f"{label}: no image with the same name")
+
+
+def _yolo_classes(root: Path) -> dict[str, str]:
+    """Class id → name: ``classes.txt`` when present, else 0 = gap, 1 = slider."""
+    for candidate in (root / "classes.txt", root.parent / "classes.txt"):
+        if candidate.is_file():
+            names = [n.strip() for n in candidate.read_text(encoding="utf-8").splitlines() if n.strip()]
+            return {str(i): n for i, n in enumerate(names)}
+    return {str(i): n for i, n in enumerate(YOLO_CLASSES)}
+
+
+def _yolo_label_for(image: Path) -> Path | None:
+    same = image.with_suffix(".txt")
+    if same.is_file():
+        return same
+    if image.parent.name == "images":
+        beside = image.parent.parent / "labels" / same.name
+        return beside if beside.is_file() else None
+    return None
+
+
+def read_yolo_file(image: Path, label: Path, classes: dict[str, str]) -> LabelRecord:
+    try:
+        with Image.open(image) as img:  # header only: the size, no pixel decoding
+            width, height = img.size
+    except IMAGE_ERRORS as err:
+        raise LabelError(f"{image}: unreadable image ({err})") from None
+    boxes = []
+    for n, line in enumerate(label.read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 5:
+            raise LabelError(f"{label}:{n}: expected 'class cx cy w h', got {line!r}")
+        role = _role(parts[0], classes)
+        if role is not None:
+            cx, cy, w, h = (float(v) for v in parts[1:5])
+            boxes.append((role, cx * width, cy * height, w * width, h * height))
+    return _record_from_boxes(image, _one_per_role(boxes, str(label)), {"source": str(label)})
+
+
+def read_yolo(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
+    classes = _yolo_classes(root)
+    records, skipped = [], []
+    for image in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        label = _yolo_label_for(image)
+        if label is None:
+            skipped.append(Skipped(str(image), "no YOLO label file"))
+            continue
+        try:
+            records.append(read_yolo_file(image, label, classes))
+        except (LabelError, ValueError) as err:
+            skipped.append(Skipped(str(image), str(err)))
+    return records, skipped
+
+
+def read_labelme(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
+    records, skipped = [], []
+    for path in sorted([root] if root.is_file() else root.rglob("*.json")):
+        try:
+            records.append(read_labelme_file(path))
+        except (LabelError, ValueError, KeyError) as err:
+            skipped.append(Skipped(str(path), str(err)))
+    return records, skipped
+
+
+def _number(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+def read_csv(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
+    records, skipped = [], []
+    with open(path, newline="", encoding="utf-8") as f:
+        for n, row in enumerate(csv.DictReader(f), 2):
+            try:
+                sx, sy = _number(row.get("slider_x")), _number(row.get("slider_y"))
+                slider = None if sx is None or sy is None else (sx, sy)
+                records.append(LabelRecord(
+                    file=path.parent / row["file"], gap=(float(row["gap_x"]), float(row["gap_y"])), slider=slider,
+                    gap_angle=_number(row.get("gap_angle")) or 0.0,
+                    sample_type=row.get("sample_type") or EXTERNAL_TYPE,
+                    mode="composite" if slider else "gap-only", meta=dict(row)))
+            except (KeyError, TypeError, ValueError) as err:
+                skipped.append(Skipped(row.get("file") or f"{path}:{n}", f"{path}:{n}: bad row: {err!r}"))
+    return records, skipped
+
+
+# ----------------------------------------------------------------------------- dispatch
+def _manifest_in(root: Path) -> Path:
+    """The manifest of a dataset folder: test.jsonl, manifest.jsonl, or the only *.jsonl."""
+    found = sorted(root.glob("*.jsonl"))
+    for name in ("test.jsonl", "manifest.jsonl"):
+        if root / name in found:
+            return root / name
+    if len(found) == 1:
+        return found[0]
+    raise ValueError(f"{root}: {len(found)} manifests ({', '.join(p.name for p in found)}); pass one file")
+
+
+def detect_format(path: Path) -> str:
+    """Guess the annotation format of a file or folder."""
+    if path.is_file():
+        kind = {".jsonl": "manifest", ".csv": "csv", ".json": "labelme"}.get(path.suffix.lower())
+        if kind is None:
+            raise ValueError(f"{path}: cannot tell the label format from the suffix; pass --format")
+        return kind
+    if any(path.glob("*.jsonl")):
+        return "manifest"
+    if any(path.glob("*.csv")):
+        return "csv"
+    if any(path.rglob("*.json")):
+        return "labelme"
+    if any(p.name != "classes.txt" for p in path.rglob("*.txt")):
+        return "yolo"
+    raise ValueError(f"{path}: no manifest, CSV, LabelMe JSON or YOLO labels found")
+
+
+def data_root(path: Path) -> Path:
+    """The folder that relative image names in outputs are relative to."""
+    return path.parent if path.is_file() else path
+
+
+def read_labels(path: str | Path, fmt: str = "auto") -> tuple[list[LabelRecord], list[Skipped], str]:
+    """All records of an annotated set, the files skipped with reasons, and the format used."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data not found: {path}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown label format {fmt!r}; choose one of {FORMATS}")
+    if fmt == "manifest":
+        records, skipped = read_manifest(path if path.is_file() else _manifest_in(path))
+    elif fmt == "csv":
+        csvs = [path] if path.is_file() else sorted(path.glob("*.csv"))
+        if len(csvs) != 1:
+            raise ValueError(f"{path}: expected one CSV file, found {len(csvs)}")
+        records, skipped = read_csv(csvs[0])
+    elif fmt == "labelme":
+        records, skipped = read_labelme(path)
+    else:
+        records, skipped = read_yolo(path)
+    return records, skipped, fmt
