@@ -16,6 +16,7 @@ import numpy as np
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 PROCEDURAL_KINDS = ("fractal", "gradient", "geometric", "landscape", "mosaic")
+KIND_WEIGHTS = np.array([0.25, 0.15, 0.25, 0.25, 0.10])  # hard-edged mosaics are rare on real sites
 _NOISE_SCALE = 4  # fractal noise is computed at 1/4 resolution and upsampled (speed)
 
 
@@ -241,6 +242,6 @@ def make_background(height: int, width: int, rng: np.random.Generator, photos: P
     """(float32 RGB [0, 1], background group id)."""
     if photos is not None and len(photos) and rng.random() < photo_prob:
         return photos.crop(height, width, rng)
-    kind = PROCEDURAL_KINDS[int(rng.integers(len(PROCEDURAL_KINDS)))]
+    kind = PROCEDURAL_KINDS[int(rng.choice(len(PROCEDURAL_KINDS), p=KIND_WEIGHTS))]
     seed = int(rng.integers(2**31))
     return procedural_background(kind, height, width, np.random.default_rng(seed)), f"proc-{kind}-{seed}"
