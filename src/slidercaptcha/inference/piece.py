@@ -1,0 +1,116 @@
+"""Separate-piece captchas: the piece image says where the slider is and which gap is real.
+
+The gap heatmap proposes a few candidates (its local maxima); the piece's silhouette is then
+matched against the image around each one. Decoys are rotated or scaled copies of the gap
+shape, so the outline of the real piece fits the real gap best. Matching compares edge
+maps (the piece's alpha outline against the image's gradient magnitude), which works for
+dark, bright, rimmed and embossed gaps alike because all of them have an outline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from slidercaptcha.decode import to_original
+from slidercaptcha.grid import grid_to_canvas, valid_cells
+from slidercaptcha.inference.images import ImageError
+
+ALPHA_THRESHOLD = 127
+DARK_THRESHOLD = 10  # pieces without alpha: near-black pixels count as background
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece's silhouette cropped to its bounding box, and where that box sat in its image."""
+
+    mask: np.ndarray  # bool h×w, cropped to the silhouette's bounding box
+    x0: int
+    y0: int
+    image_width: int
+    image_height: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """Bounding-box centre in the piece image's pixels (continuous coordinates)."""
+        h, w = self.mask.shape
+        return self.x0 + w / 2, self.y0 + h / 2
+
+
+def piece_from_array(piece: np.ndarray, label: str = "piece") -> Piece:
+    """RGBA (alpha = silhouette) or RGB/gray (non-black = silhouette) array → :class:`Piece`."""
+    if piece.ndim == 3 and piece.shape[2] == 4:
+        solid = piece[:, :, 3] > ALPHA_THRESHOLD
+    else:
+        solid = (piece if piece.ndim == 2 else piece.max(axis=2)) > DARK_THRESHOLD
+    ys, xs = np.nonzero(solid)
+    if len(xs) == 0:
+        raise ImageError(f"{label}: the piece image is fully transparent (no silhouette)")
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    return Piece(solid[y0:y1, x0:x1], int(x0), int(y0), piece.shape[1], piece.shape[0])
+
+
+def slider_position(piece: Piece, image_hw: tuple[int, int], gap_y: float) -> tuple[float, float]:
+    """Where the piece sits on the background, assuming the piece image starts at x = 0.
+
+    A full-height piece image (or a full-size transparent layer) fixes y too; a small crop
+    does not, and the piece then sits on the gap's row.
+    """
+    cx, cy = piece.center
+    return cx, (cy if piece.image_height == image_hw[0] else gap_y)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    points: np.ndarray  # [n,2] original pixels
+    scores: np.ndarray  # [n] heatmap values
+    cells: np.ndarray  # [n] flat cell indices on the output grid
+
+
+def gap_candidates(heatmap: torch.Tensor, offset: torch.Tensor, box: torch.Tensor, mask: torch.Tensor,
+                   k: int = 5, min_score: float = 0.05) -> Candidates:
+    """Up to ``k`` local maxima of one gap heatmap [1,h,w], best first.
+
+    A 3×3 max-pool keeps only cells that are maxima of their neighbourhood; padding cells
+    (mask [1,H,W], 1 = image) are excluded. The best candidate is always kept.
+    """
+    heat = heatmap[None].masked_fill(~valid_cells(mask[None]), -1.0)
+    peaks = heat.masked_fill(F.max_pool2d(heat, 3, 1, 1) != heat, -1.0).flatten()
+    scores, idx = peaks.topk(min(k, peaks.numel()))
+    keep = (scores >= min_score) | (torch.arange(len(scores)) == 0)
+    scores, idx = scores[keep], idx[keep]
+    width = heatmap.shape[-1]
+    cells = torch.stack([idx % width, idx // width], dim=1).to(offset.dtype)
+    off = offset.flatten(1)[:, idx].T  # [n,2]
+    points = to_original(grid_to_canvas(cells + off), box[None].expand(len(idx), -1))
+    return Candidates(points.numpy(), scores.numpy(), idx.numpy())
+
+
+def _edges(gray: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of a lightly blurred float image."""
+    gray = cv2.GaussianBlur(gray.astype(np.float32), (3, 3), 0)
+    return cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+
+
+def match_scores(image_rgb: np.ndarray, piece: Piece, points: np.ndarray, radius: float | None = None) -> np.ndarray:
+    """Best normalised correlation of the piece outline with the image near each point [n,2].
+
+    The outline is the silhouette's edge map; each candidate's window lets the piece shift by
+    ``radius`` px (default 30 % of its size) to absorb the heatmap's localisation error.
+    """
+    template = _edges(piece.mask.astype(np.float32) * 255)
+    th, tw = template.shape
+    r = int(round(radius if radius is not None else max(6.0, 0.3 * max(th, tw))))
+    image_edges = _edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
+    height, width = image_edges.shape
+    scores = np.full(len(points), -1.0, dtype=np.float32)
+    for i, (x, y) in enumerate(points):  # a handful of candidates, each one cv2 call
+        x0, y0 = int(round(x - tw / 2)) - r, int(round(y - th / 2)) - r
+        window = image_edges[max(y0, 0):min(y0 + th + 2 * r, height), max(x0, 0):min(x0 + tw + 2 * r, width)]
+        if window.shape[0] >= th and window.shape[1] >= tw:
+            scores[i] = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED).max()
+    return scores

@@ -1,0 +1,167 @@
+"""``SliderSolver``: one call from a captcha image to the sliding distance.
+
+    solver = SliderSolver.load()                  # packaged model; or a .pth / .onnx / directory
+    result = solver.solve("captcha.png")          # result.distance, result.gap, result.slider
+    result = solver.solve(bg, piece="piece.png")  # separate piece: it ranks the gap candidates
+
+Both backends share the same preprocessing (:func:`slidercaptcha.preprocess.preprocess`) and
+decoding (:func:`slidercaptcha.decode.decode`); only the model call differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from slidercaptcha.decode import decode
+from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, create_backend
+from slidercaptcha.inference.images import (
+    DEFAULT_LIMITS,
+    ImageInput,
+    ImageLimits,
+    describe,
+    load_image,
+)
+from slidercaptcha.inference.piece import (
+    gap_candidates,
+    match_scores,
+    piece_from_array,
+    slider_position,
+)
+from slidercaptcha.preprocess import preprocess, to_rgb
+
+SLIDER_THRESHOLD = 0.3
+HEAT_WEIGHT = 0.25  # piece matching decides; the heatmap breaks near-ties (e.g. circles)
+
+
+@dataclass
+class SolveResult:
+    """Points are (x, y) in the original image's pixels; ``distance = gap_x - slider_x``.
+
+    ``slider`` and ``distance`` are None for gap-only images (no piece drawn, none given).
+    ``timing`` is in ms per image (a batch's stage times divided by its size).
+    """
+
+    gap: tuple[float, float]
+    slider: tuple[float, float] | None
+    distance: float | None
+    gap_confidence: float
+    slider_confidence: float
+    gap_angle: float | None
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BatchOutput:
+    """Everything one model call saw and produced, for decoding and visualisation."""
+
+    images: list[np.ndarray]  # loaded uint8 arrays, RGB order
+    inputs: np.ndarray  # float32 [B,4,H,W]
+    boxes: torch.Tensor  # [B,6] letterbox parameters
+    outputs: dict[str, torch.Tensor]
+    timing: dict[str, float]
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return torch.from_numpy(self.inputs[:, 3:4])
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+class SliderSolver:
+    """Locate gap and slider with a model backend; see the module docstring."""
+
+    def __init__(self, backend: TorchBackend | OnnxBackend, slider_threshold: float = SLIDER_THRESHOLD,
+                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, candidates: int = 5):
+        self.backend = backend
+        self.slider_threshold = slider_threshold
+        self.joint = joint
+        self.limits = limits
+        self.candidates = candidates
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, backend: str = "auto", device: str = "cpu",
+             threads: int | None = None, variant: str | None = None, **kwargs) -> SliderSolver:
+        """path: .pth checkpoint, .safetensors, .onnx, a directory, or None for the packaged model."""
+        return cls(create_backend(path, backend, device, threads, variant), **kwargs)
+
+    # ------------------------------------------------------------------------- model call
+    def run(self, images: Sequence[ImageInput], color_order: str = "RGB") -> BatchOutput:
+        """Load, letterbox and stack the images, then run the model once on the batch."""
+        start = time.perf_counter()
+        arrays = [load_image(img, color_order, self.limits) for img in images]
+        prepared = [preprocess(a) for a in arrays]
+        inputs = np.stack([p[0] for p in prepared])
+        boxes = torch.from_numpy(np.stack([p[1].as_array() for p in prepared]))
+        t_pre = _ms(start)
+        start = time.perf_counter()
+        outputs = self.backend(inputs)
+        return BatchOutput(arrays, inputs, boxes, outputs, {"preprocess": t_pre, "model": _ms(start)})
+
+    # ------------------------------------------------------------------------- decoding
+    def _decode(self, batch: BatchOutput) -> list[dict]:
+        """Joint-row decoding when a slider is visible; free gap decoding for gap-only images."""
+        free = decode(batch.outputs, batch.boxes, batch.mask, joint=False)
+        joint = decode(batch.outputs, batch.boxes, batch.mask, joint=True) if self.joint else free
+        results = []
+        for i in range(len(batch.images)):
+            has_slider = bool(free["slider_score"][i] >= self.slider_threshold)
+            src = joint if has_slider else free
+            angle = src.get("gap_angle")
+            results.append({
+                "gap": tuple(map(float, src["gap"][i])),
+                "slider": tuple(map(float, src["slider"][i])) if has_slider else None,
+                "gap_confidence": float(src["gap_score"][i]),
+                "slider_confidence": float(free["slider_score"][i]),
+                "gap_angle": None if angle is None else float(angle[i]),
+            })
+        return results
+
+    def _use_piece(self, batch: BatchOutput, i: int, piece: ImageInput, found: dict) -> None:
+        """Re-rank gap candidates by matching the piece; the piece fixes the slider."""
+        piece_obj = piece_from_array(load_image(piece, "RGB", self.limits), describe(piece, "piece"))
+        cand = gap_candidates(batch.outputs["heatmap_gap"][i], batch.outputs["offset_gap"][i],
+                              batch.boxes[i], batch.mask[i], k=self.candidates)
+        match = match_scores(to_rgb(batch.images[i]), piece_obj, cand.points)
+        best = int(np.argmax(match + HEAT_WEIGHT * cand.scores))
+        gap = tuple(map(float, cand.points[best]))
+        found["gap"], found["gap_confidence"] = gap, float(cand.scores[best])
+        if "angle" in batch.outputs:
+            sin, cos = batch.outputs["angle"][i].flatten(1)[:, cand.cells[best]].tolist()
+            found["gap_angle"] = float(np.degrees(np.arctan2(sin, cos)))
+        found["slider"] = slider_position(piece_obj, batch.images[i].shape[:2], gap[1])
+
+    # ------------------------------------------------------------------------- public API
+    def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,
+                    color_order: str = "RGB") -> list[SolveResult]:
+        """Solve many captchas with one model call; ``pieces[i]`` (optional) belongs to ``images[i]``."""
+        if not images:
+            return []
+        pieces = list(pieces) if pieces is not None else [None] * len(images)
+        if len(pieces) != len(images):
+            raise ValueError(f"got {len(pieces)} pieces for {len(images)} images")
+        start = time.perf_counter()
+        batch = self.run(images, color_order)
+        t_dec = time.perf_counter()
+        found = self._decode(batch)
+        for i, piece in enumerate(pieces):
+            if piece is not None:
+                self._use_piece(batch, i, piece, found[i])
+        timing = {**batch.timing, "decode": _ms(t_dec), "total": _ms(start)}
+        per_image = {k: v / len(images) for k, v in timing.items()}
+        return [SolveResult(distance=None if f["slider"] is None else f["gap"][0] - f["slider"][0],
+                            timing=dict(per_image), **f) for f in found]
+
+    def solve(self, image: ImageInput, piece: ImageInput | None = None, color_order: str = "RGB") -> SolveResult:
+        """Solve one captcha. ``color_order`` ('RGB' or 'BGR') applies to numpy arrays."""
+        return self.solve_batch([image], [piece], color_order)[0]
