@@ -172,7 +172,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path, fmt:
     overall = summarize(errors)
     root = data_root(Path(data))
     metrics = {
-        "checkpoint": str(checkpoint), "epoch": load_checkpoint(checkpoint).get("epoch"),
+        "checkpoint": str(Path(checkpoint).resolve()), "epoch": load_checkpoint(checkpoint).get("epoch"),
         "model": cfg.model.variant, "input_size": list(cfg.model.input_size), "run_dir": cfg.checkpoints.save_dir,
         "data": str(data), "data_root": str(root.resolve()), "format": fmt, "joint_decode": joint,
         "n_found": found, "n_evaluated": len(records), "n_skipped": len(skipped),
