@@ -1,0 +1,128 @@
+"""Generator, manifest, split, validate-data and preview: labels, determinism, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from slidercaptcha.cli import main
+from slidercaptcha.config import AugmentationConfig, GeneratorConfig
+from slidercaptcha.data.generate import Job, generate
+from slidercaptcha.data.manifest import FIELDS, label_errors, read_manifest, schema_errors
+from slidercaptcha.data.render import EffectProbs, render_captcha
+from slidercaptcha.data.shapes import SHAPES, make_mask
+from slidercaptcha.data.split import split_records
+from slidercaptcha.data.validate import validate_manifest
+
+ALL_EFFECTS = EffectProbs.from_augmentation(AugmentationConfig())
+
+
+def _job(out: Path, mode: str = "mixed", probs: EffectProbs = ALL_EFFECTS, backgrounds=(), **gen) -> Job:
+    return Job(out, 7, mode, GeneratorConfig(**gen), probs, tuple(backgrounds))
+
+
+def test_same_seed_same_bytes_for_any_worker_count(tmp_path):
+    a = generate(_job(tmp_path / "a"), 6, workers=1, progress=False)
+    b = generate(_job(tmp_path / "b"), 6, workers=2, progress=False)
+    assert a == b
+    for sub in ("manifest.jsonl", *[r["file"] for r in a], *[r["piece_file"] for r in a if r["piece_file"]]):
+        assert (tmp_path / "a" / sub).read_bytes() == (tmp_path / "b" / sub).read_bytes(), sub
+
+
+@pytest.mark.parametrize("mode", ["composite", "gap-only", "separate"])
+def test_every_label_inside_the_image_and_schema_complete(mode):
+    for i in range(12):
+        c = render_captcha(np.random.default_rng([1, i]), GeneratorConfig(), ALL_EFFECTS, mode)
+        record = {"file": "x.png", **c.record, "piece_file": "p.png" if mode == "separate" else None,
+                  "seed": [1, i]}
+        assert set(record) == set(FIELDS)
+        assert schema_errors(record) == [] and label_errors(record) == [], record
+        assert c.image.shape == (record["height"], record["width"], 3)
+        pw = record["piece_w"]
+        assert record["gap_x"] >= 0.3 * record["width"]  # gaps sit in the right part
+        if mode != "gap-only":  # piece and gap never overlap
+            assert record["slider_start_x"] + pw < record["gap_x"] - pw / 2
+        assert (c.piece is not None) == (mode == "separate")
+
+
+def test_shapes_fill_their_box_and_are_antialiased():
+    rng = np.random.default_rng(0)
+    assert len(SHAPES) >= 10
+    for shape in SHAPES:
+        m = make_mask(shape, 60, rng)
+        assert m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1
+        for edge in (m[0], m[-1], m[:, 0], m[:, -1]):  # touches all four sides
+            assert edge.max() > 0.3, shape
+        assert ((m > 0.05) & (m < 0.95)).any(), shape  # soft edges
+
+
+def test_gap_label_sits_where_the_piece_matches(tmp_path):
+    """Classical solver: match the piece's edges against the image's; the best match must
+    be the labelled gap (no decoys, rotation or noise so the classical method applies)."""
+    probs = EffectProbs(highlight=0.1)
+    records = generate(_job(tmp_path, "separate", probs, jpeg_prob=0.0), 20, progress=False)
+    hits = 0
+    for r in records:
+        img = cv2.imread(str(tmp_path / r["file"]), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+        alpha = cv2.imread(str(tmp_path / r["piece_file"]), cv2.IMREAD_UNCHANGED)[..., 3].astype(np.float32)
+        edges = cv2.Laplacian(cv2.GaussianBlur(img, (0, 0), 1.0), cv2.CV_32F)
+        template = cv2.Laplacian(cv2.GaussianBlur(alpha, (0, 0), 1.0), cv2.CV_32F)
+        score = cv2.matchTemplate(np.abs(edges), np.abs(template), cv2.TM_CCOEFF_NORMED)
+        score[:, : int(r["slider_start_x"] + r["piece_w"])] = -1  # the gap is right of the piece
+        _, _, _, (u, v) = cv2.minMaxLoc(score)
+        found = (u + template.shape[1] / 2, v + template.shape[0] / 2)
+        hits += np.hypot(found[0] - r["gap_x"], found[1] - r["gap_y"]) <= 3
+    assert hits >= 16, f"only {hits}/20 gaps found at their label"
+
+
+def test_split_keeps_background_groups_apart(tmp_path):
+    photos = tmp_path / "photos" / "nested"
+    photos.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        cv2.imwrite(str(photos / f"photo{k}.jpg"), rng.integers(0, 255, (300, 500, 3), dtype=np.uint8))
+    records = generate(_job(tmp_path / "ds", backgrounds=[tmp_path / "photos"], photo_prob=0.7), 30,
+                       progress=False)
+    groups = {r["bg_group"] for r in records}
+    assert {f"photo{k}" for k in range(4)} & groups and any(g.startswith("proc-") for g in groups)
+    splits = split_records(records, 0.7, 0.15, seed=3)
+    seen = [{r["bg_group"] for r in part} for part in splits.values()]
+    assert sum(len(s) for s in seen) == len(groups)  # no group in two splits
+    assert sum(len(p) for p in splits.values()) == len(records)
+
+
+def test_cli_generate_split_validate_preview(tmp_path, capsys):
+    out = tmp_path / "captchas"
+    assert main(["generate", "--num-images", "20", "--output_dir", str(out), "--enable_confusing_gaps",
+                 "--enable_rotation", "--enable_perlin_noise", "--seed", "5", "--no_progress"]) == 0
+    assert main(["split", "--input_dir", str(out), "--train_ratio", "0.8", "--test_ratio", "0.1"]) == 0
+    n = {name: len(read_manifest(out / f"{name}.jsonl")) for name in ("train", "val", "test")}
+    assert sum(n.values()) == 20 and n["val"] >= 1 and n["test"] >= 1
+    assert main(["validate-data", "--input_dir", str(out)]) == 0
+    assert main(["validate-data", "--manifest", str(out / "val.jsonl")]) == 0
+    assert main(["preview", "--manifest", str(out), "--out", str(tmp_path / "p.png"), "--num", "16"]) == 0
+    sheet = cv2.imread(str(tmp_path / "p.png"))
+    assert sheet is not None and sheet.shape[1] == 1600
+    assert "20 records, 0 errors" in capsys.readouterr().out
+
+
+def test_validate_names_file_and_field(tmp_path):
+    out = tmp_path / "ds"
+    generate(_job(out, "composite"), 3, progress=False)
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    bad = [json.loads(line) for line in lines]
+    del bad[0]["gap_y"]
+    bad[1]["slider_x"] = bad[1]["gap_x"] + 5
+    (out / bad[2]["file"]).write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in bad))
+    errors, summary = validate_manifest(out)
+    text = "\n".join(errors)
+    assert f"{bad[0]['file']}: gap_y: missing" in text
+    assert f"{bad[1]['file']}: slider_x: slider x" in text
+    assert f"{bad[2]['file']}: file: missing or not a decodable image" in text
+    assert summary["records"] == 3
+    assert main(["validate-data", "--input_dir", str(out)]) == 1
