@@ -232,6 +232,10 @@ def _manifest_in(root: Path) -> Path:
     raise ValueError(f"{root}: {len(found)} manifests ({', '.join(p.name for p in found)}); pass one file")
 
 
+def manifest_file(path: Path) -> Path:
+    return path if path.is_file() else _manifest_in(path)
+
+
 def detect_format(path: Path) -> str:
     """Guess the annotation format of a file or folder."""
     if path.is_file():
@@ -264,7 +268,7 @@ def read_labels(path: str | Path, fmt: str = "auto") -> tuple[list[LabelRecord],
     if fmt not in FORMATS:
         raise ValueError(f"unknown label format {fmt!r}; choose one of {FORMATS}")
     if fmt == "manifest":
-        records, skipped = read_manifest(path if path.is_file() else _manifest_in(path))
+        records, skipped = read_manifest(manifest_file(path))
     elif fmt == "csv":
         csvs = [path] if path.is_file() else sorted(path.glob("*.csv"))
         if len(csvs) != 1:
