@@ -102,7 +102,8 @@ def match_scores(image_rgb: np.ndarray, piece: Piece, points: np.ndarray, radius
     The outline is the silhouette's edge map; each candidate's window lets the piece shift by
     ``radius`` px (default 30 % of its size) to absorb the heatmap's localisation error.
     """
-    template = _edges(piece.mask.astype(np.float32) * 255)
+    pad = 3  # so the outline along the bounding box's border shows in the edge map
+    template = _edges(np.pad(piece.mask, pad).astype(np.float32) * 255)
     th, tw = template.shape
     r = int(round(radius if radius is not None else max(6.0, 0.3 * max(th, tw))))
     image_edges = _edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))

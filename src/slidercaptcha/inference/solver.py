@@ -36,7 +36,7 @@ from slidercaptcha.inference.piece import (
 from slidercaptcha.preprocess import preprocess, to_rgb
 
 SLIDER_THRESHOLD = 0.3
-HEAT_WEIGHT = 0.25  # piece matching decides; the heatmap breaks near-ties (e.g. circles)
+HEAT_WEIGHT = 0.1  # piece matching decides; the heatmap only breaks near-ties (e.g. circles)
 
 
 @dataclass
