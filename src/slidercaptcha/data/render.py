@@ -142,8 +142,11 @@ def style_shadow(img, m, rng):
 
 
 def style_blur(img, m, rng):
-    blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(2.0, 5.0)) * rng.uniform(0.55, 0.9)
-    return img * (1 - m[..., None]) + blurred * m[..., None]
+    """Blurred and darkened inside, with a faint contour: blur alone vanishes on smooth areas."""
+    blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(2.0, 5.0)) * rng.uniform(0.5, 0.8)
+    img = img * (1 - m[..., None]) + blurred * m[..., None]
+    color = _light(rng) if rng.random() < 0.5 else _dark(rng)
+    return _blend(img, _edge(m, 1), color, rng.uniform(0.3, 0.7))
 
 
 def style_hollow(img, m, rng):
