@@ -30,14 +30,19 @@ def captcha(path: Path, gap=GAP, slider=SLIDER) -> Path:
 
 def rect(label, center, size=BOX):
     (x, y), (w, h) = center, size
-    return {"label": label, "points": [[x - w / 2, y - h / 2], [x + w / 2, y + h / 2]], "shape_type": "rectangle"}
+    return {
+        "label": label,
+        "points": [[x - w / 2, y - h / 2], [x + w / 2, y + h / 2]],
+        "shape_type": "rectangle",
+    }
 
 
 def labelme_set(root: Path, gap_only: bool = False) -> Path:
     captcha(root / "a.png", slider=None if gap_only else SLIDER)
     shapes = [rect("Gap", GAP)] + ([] if gap_only else [rect("slider", SLIDER)])
-    (root / "a.json").write_text(json.dumps({"imagePath": "a.png", "imageWidth": W, "imageHeight": H,
-                                             "shapes": shapes}))
+    (root / "a.json").write_text(
+        json.dumps({"imagePath": "a.png", "imageWidth": W, "imageHeight": H, "shapes": shapes})
+    )
     return root
 
 
@@ -54,7 +59,9 @@ def yolo_set(root: Path, gap_only: bool = False) -> Path:
 def csv_set(root: Path, gap_only: bool = False) -> Path:
     captcha(root / "img" / "a.png", slider=None if gap_only else SLIDER)
     slider = ",," if gap_only else f",{SLIDER[0]},{SLIDER[1]}"
-    (root / "labels.csv").write_text(f"file,gap_x,gap_y,slider_x,slider_y\nimg/a.png,{GAP[0]},{GAP[1]}{slider}\n")
+    (root / "labels.csv").write_text(
+        f"file,gap_x,gap_y,slider_x,slider_y\nimg/a.png,{GAP[0]},{GAP[1]}{slider}\n"
+    )
     return root
 
 
@@ -88,20 +95,36 @@ def test_yolo_classes_file_overrides_default_ids(tmp_path):
 
 def test_manifest_separate_piece_scores_gap_keeps_slider_truth(tmp_path):
     captcha(tmp_path / "bg.png", slider=None)
-    rec = {"file": "bg.png", "width": W, "height": H, "gap_x": GAP[0], "gap_y": GAP[1], "slider_x": SLIDER[0],
-           "slider_y": SLIDER[1], "piece_w": 40, "piece_h": 36, "gap_angle": 12.5, "decoys": [],
-           "sample_type": "rotated_gap", "mode": "separate", "piece_file": "piece.png"}
+    rec = {
+        "file": "bg.png",
+        "width": W,
+        "height": H,
+        "gap_x": GAP[0],
+        "gap_y": GAP[1],
+        "slider_x": SLIDER[0],
+        "slider_y": SLIDER[1],
+        "piece_w": 40,
+        "piece_h": 36,
+        "gap_angle": 12.5,
+        "decoys": [],
+        "sample_type": "rotated_gap",
+        "mode": "separate",
+        "piece_file": "piece.png",
+    }
     (tmp_path / "manifest.jsonl").write_text(json.dumps(rec) + "\n")
     (r,), skipped, fmt = read_labels(tmp_path)
     assert fmt == "manifest" and not skipped
-    assert r.slider == SLIDER and not r.has_slider  # truth kept, slider not scored on the background
+    assert (
+        r.slider == SLIDER and not r.has_slider
+    )  # truth kept, slider not scored on the background
     assert r.gap_angle == 12.5 and r.sample_type == "rotated_gap" and r.gap_size == (40, 36)
 
 
 def test_bad_labels_are_skipped_with_reason(tmp_path):
     captcha(tmp_path / "two.png")
-    (tmp_path / "two.json").write_text(json.dumps({"imagePath": "two.png", "shapes": [rect("gap", GAP),
-                                                                                      rect("gap", SLIDER)]}))
+    (tmp_path / "two.json").write_text(
+        json.dumps({"imagePath": "two.png", "shapes": [rect("gap", GAP), rect("gap", SLIDER)]})
+    )
     records, skipped, _ = read_labels(tmp_path, "labelme")
     assert not records and "2 gap" in skipped[0].reason and skipped[0].file.endswith("two.json")
 

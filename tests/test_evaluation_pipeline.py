@@ -35,12 +35,32 @@ def history(epochs: int = 6) -> dict:
     recs = []
     for e in range(1, epochs + 1):
         val = e % 2 == 0
-        m = {"mae": 30 / e, "accuracy@3px": 10.0 * e, "accuracy@5px": 12.0 * e, "accuracy@10px": 15.0 * e}
-        recs.append({"epoch": e, "train_loss": 1.0 / e, "train_mae": 25 / e, "lr": 3e-4 * 0.7**e,
-                     "val_loss": 1.05 / e if val else None, "val_mae": m["mae"] if val else None,
-                     "val_metrics": m if val else {}, "epoch_seconds": 61.0})
-    return {"version": "t", "best_mae": 5.0, "best_epoch": epochs, "train_seconds": 3725.0, "num_epochs": epochs,
-            "epochs": recs}
+        m = {
+            "mae": 30 / e,
+            "accuracy@3px": 10.0 * e,
+            "accuracy@5px": 12.0 * e,
+            "accuracy@10px": 15.0 * e,
+        }
+        recs.append(
+            {
+                "epoch": e,
+                "train_loss": 1.0 / e,
+                "train_mae": 25 / e,
+                "lr": 3e-4 * 0.7**e,
+                "val_loss": 1.05 / e if val else None,
+                "val_mae": m["mae"] if val else None,
+                "val_metrics": m if val else {},
+                "epoch_seconds": 61.0,
+            }
+        )
+    return {
+        "version": "t",
+        "best_mae": 5.0,
+        "best_epoch": epochs,
+        "train_seconds": 3725.0,
+        "num_epochs": epochs,
+        "epochs": recs,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +70,17 @@ def run_dir(tmp_path_factory) -> Path:
     cfg = tiny_config(d)
     torch.manual_seed(0)
     model = model_from_config(cfg.model)
-    save_checkpoint(d / "best_model.pth", {"epoch": 1, "model_state_dict": model.state_dict(),
-                                          "ema_state_dict": None, "config": cfg.to_dict(), "metrics": {},
-                                          "random_state": rng_state()})
+    save_checkpoint(
+        d / "best_model.pth",
+        {
+            "epoch": 1,
+            "model_state_dict": model.state_dict(),
+            "ema_state_dict": None,
+            "config": cfg.to_dict(),
+            "metrics": {},
+            "random_state": rng_state(),
+        },
+    )
     (d / "history.json").write_text(json.dumps(history()))
     return d
 
@@ -67,8 +95,13 @@ class BlobModel(nn.Module):
         b, _, h, w = x.shape
         zeros = torch.zeros(b, 2, h // 4, w // 4)
         angle = torch.cat([torch.zeros(b, 1, h // 4, w // 4), torch.ones(b, 1, h // 4, w // 4)], 1)
-        return {"heatmap_gap": F.avg_pool2d(dark, 4), "heatmap_slider": F.avg_pool2d(red, 4),
-                "offset_gap": zeros, "offset_slider": zeros, "angle": angle}
+        return {
+            "heatmap_gap": F.avg_pool2d(dark, 4),
+            "heatmap_slider": F.avg_pool2d(red, 4),
+            "offset_gap": zeros,
+            "offset_slider": zeros,
+            "angle": angle,
+        }
 
 
 @pytest.fixture
@@ -84,7 +117,9 @@ def test_each_format_scores_the_known_gap(tmp_path, blob_model, run_dir, fmt):
     # 320×160 → 256×128 canvas: one cell = 5 px; a peak in the right cell is within ~3.6 px
     assert m["overall"]["gap_mae"] < 4 and m["overall"]["slider_mae"] < 4
     row = ev.read_predictions(tmp_path / "out" / "predictions.csv")
-    assert row["gap_x"][0] == pytest.approx(GAP[0], abs=1e-3) and row["slider_x"][0] == pytest.approx(SLIDER[0])
+    assert row["gap_x"][0] == pytest.approx(GAP[0], abs=1e-3) and row["slider_x"][
+        0
+    ] == pytest.approx(SLIDER[0])
 
 
 def test_gap_only_scored_on_gap_and_corrupt_skipped(tmp_path, blob_model, run_dir):
@@ -92,9 +127,11 @@ def test_gap_only_scored_on_gap_and_corrupt_skipped(tmp_path, blob_model, run_di
     captcha(data / "full.png")
     captcha(data / "gaponly.png", slider=None)
     (data / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    (data / "labels.csv").write_text("file,gap_x,gap_y,slider_x,slider_y\n"
-                                     f"full.png,{GAP[0]},{GAP[1]},{SLIDER[0]},{SLIDER[1]}\n"
-                                     f"gaponly.png,{GAP[0]},{GAP[1]},,\nbroken.jpg,10,10,,\n")
+    (data / "labels.csv").write_text(
+        "file,gap_x,gap_y,slider_x,slider_y\n"
+        f"full.png,{GAP[0]},{GAP[1]},{SLIDER[0]},{SLIDER[1]}\n"
+        f"gaponly.png,{GAP[0]},{GAP[1]},,\nbroken.jpg,10,10,,\n"
+    )
     m = ev.evaluate(run_dir / "best_model.pth", data, tmp_path / "out", batch_size=4)
     assert (m["n_found"], m["n_evaluated"], m["n_skipped"]) == (3, 2, 1)
     assert m["skipped"][0]["file"].endswith("broken.jpg")
@@ -124,13 +161,24 @@ def test_zh_falls_back_to_english_without_cjk_font(monkeypatch):
 
 def test_failure_reasons_from_record_and_pixels(tmp_path):
     flat = np.full((160, 320), 120, np.uint8)
-    record = LabelRecord(file=tmp_path / "x.png", gap=(300.0, 80.0), gap_angle=25.0, gap_size=(40.0, 40.0),
-                         meta={"decoys": [{"x": 100, "y": 80}], "effects": []})
-    assert failures.reasons_for(record, flat) == ["extreme_rotation", "multiple_gaps", "edge_position",
-                                                  "low_contrast"]
+    record = LabelRecord(
+        file=tmp_path / "x.png",
+        gap=(300.0, 80.0),
+        gap_angle=25.0,
+        gap_size=(40.0, 40.0),
+        meta={"decoys": [{"x": 100, "y": 80}], "effects": []},
+    )
+    assert failures.reasons_for(record, flat) == [
+        "extreme_rotation",
+        "multiple_gaps",
+        "edge_position",
+        "low_contrast",
+    ]
     clear = flat.copy()
     clear[65:95, 145:175] = 20  # a dark gap in the middle
-    noisy = np.clip(clear + np.random.default_rng(0).normal(0, 30, clear.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(clear + np.random.default_rng(0).normal(0, 30, clear.shape), 0, 255).astype(
+        np.uint8
+    )
     plain = LabelRecord(file=tmp_path / "x.png", gap=(160.0, 80.0), gap_size=(40.0, 40.0))
     assert failures.reasons_for(plain, clear) == []
     assert failures.reasons_for(plain, noisy) == ["heavy_noise"]
@@ -143,13 +191,18 @@ def test_doctor_checks(run_dir):
     cfg.model.input_size = [64, 128]  # fully convolutional: a smaller batch keeps this fast
     batch = random_batch(cfg, 2)
     assert output_range_check(model, batch["image"]) == []
-    named = gradient_check(model, cfg, batch, limit=0.0)  # every parameter with a gradient is "large"
+    named = gradient_check(
+        model, cfg, batch, limit=0.0
+    )  # every parameter with a gradient is "large"
     assert len(named) == sum(p.requires_grad for p in model.parameters())
     assert all(line.startswith("large gradient in ") for line in named)
+
     class Overshooting(BlobModel):
         def forward(self, x):
             out = super().forward(x)
-            return dict(out, offset_gap=out["offset_gap"] + 0.7, heatmap_slider=out["heatmap_slider"] + 2)
+            return dict(
+                out, offset_gap=out["offset_gap"] + 0.7, heatmap_slider=out["heatmap_slider"] + 2
+            )
 
     problems = output_range_check(Overshooting(), batch["image"])
     assert len(problems) == 2 and "offset_gap" in problems[1] and "heatmap_slider" in problems[0]
@@ -174,9 +227,14 @@ def check_outputs(res: Path, n: int) -> None:
     assert _report_number(text, "Accuracy@5px") == round(o["accuracy@5px"], 2)
     assert _report_number(text, "Accuracy@3px") == round(o["accuracy@3px"], 2)
     assert _report_number(text, "Inference speed") == round(m["inference"]["model_ms_per_image"], 2)
-    assert f"| Gap | {o['gap_mae']:.2f} px" in text and f"| Slider | {o['slider_mae']:.2f} px" in text
+    assert (
+        f"| Gap | {o['gap_mae']:.2f} px" in text and f"| Slider | {o['slider_mae']:.2f} px" in text
+    )
     for key, g in m["per_sample_type"].items():
-        assert f"| {plots.type_name(key, 'en')} | {g['n']} | {g['share']:.2f}% | {g['mae']:.2f} px |" in text
+        assert (
+            f"| {plots.type_name(key, 'en')} | {g['n']} | {g['share']:.2f}% | {g['mae']:.2f} px |"
+            in text
+        )
     assert f"{m['failures']['count']} of {n} samples miss" in text
     for reason, count in m["failures"]["by_reason"].items():
         assert f"| {reason} | {count} |" in text
@@ -190,8 +248,15 @@ def check_outputs(res: Path, n: int) -> None:
 def test_evaluate_then_report_numbers_match(tmp_path, blob_model, run_dir):
     data = tmp_path / "data"
     rows = ["file,gap_x,gap_y,slider_x,slider_y,sample_type"]
-    for i, (gx, kind) in enumerate([(231.5, "normal"), (200.0, "normal"), (280.0, "noise"), (150.0, "noise"),
-                                    (300.0, "rotated_gap")]):
+    for i, (gx, kind) in enumerate(
+        [
+            (231.5, "normal"),
+            (200.0, "normal"),
+            (280.0, "noise"),
+            (150.0, "noise"),
+            (300.0, "rotated_gap"),
+        ]
+    ):
         captcha(data / f"{i}.png", gap=(gx, 70.0), slider=(30.0, 70.0))
         wrong = 60.0 if i == 4 else gx  # one label off by far: a failure in the report
         rows.append(f"{i}.png,{wrong},70,30,70,{kind}")
@@ -206,10 +271,37 @@ def test_evaluate_then_report_numbers_match(tmp_path, blob_model, run_dir):
 @pytest.mark.slow
 def test_generate_evaluate_report_end_to_end(tmp_path, run_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["generate", "--num_images", "16", "--output_dir", "gen", "--enable_confusing_gaps",
-                 "--enable_rotation", "--no_progress"]) == 0
-    assert main(["evaluate", "--checkpoint", str(run_dir / "best_model.pth"), "--data", "gen",
-                 "--name", "e2e", "--batch_size", "8"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--num_images",
+                "16",
+                "--output_dir",
+                "gen",
+                "--enable_confusing_gaps",
+                "--enable_rotation",
+                "--no_progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(run_dir / "best_model.pth"),
+                "--data",
+                "gen",
+                "--name",
+                "e2e",
+                "--batch_size",
+                "8",
+            ]
+        )
+        == 0
+    )
     res = tmp_path / "results" / "e2e"
     assert main(["report", "--results", str(res), "--dpi", "40"]) == 0
     check_outputs(res, 16)

@@ -34,7 +34,9 @@ TOLERANCE = 1e-4
 
 
 # ----------------------------------------------------------------------------- checks
-def gradient_check(model: torch.nn.Module, cfg: Config, batch: dict, limit: float = GRAD_LIMIT) -> list[str]:
+def gradient_check(
+    model: torch.nn.Module, cfg: Config, batch: dict, limit: float = GRAD_LIMIT
+) -> list[str]:
     """Problems found in one training step's loss and gradients (nothing is updated)."""
     model.train()
     model.zero_grad(set_to_none=True)
@@ -73,8 +75,11 @@ def label_problems(r: LabelRecord) -> list[str]:
     """The spec's label check, in original pixels: points inside the image they label."""
     width, height = r.size
     points = [("gap", r.gap)] + ([("slider", r.slider)] if r.slider is not None else [])
-    return [f"{r.file}: {name} ({x:.1f}, {y:.1f}) outside the {width}×{height} image"
-            for name, (x, y) in points if not (0 <= x <= width and 0 <= y <= height)]
+    return [
+        f"{r.file}: {name} ({x:.1f}, {y:.1f}) outside the {width}×{height} image"
+        for name, (x, y) in points
+        if not (0 <= x <= width and 0 <= y <= height)
+    ]
 
 
 def data_check(data: Path, fmt: str) -> tuple[list[LabelRecord], list[str]]:
@@ -100,7 +105,10 @@ def random_batch(cfg: Config, size: int, seed: int = 0) -> dict:
     mask = np.ones((h, w), np.uint8)
     items = []
     for _ in range(size):
-        gap, slider = rng.uniform([w * 0.4, 8], [w - 8, h - 8]), rng.uniform([8, 8], [w * 0.3, h - 8])
+        gap, slider = (
+            rng.uniform([w * 0.4, 8], [w - 8, h - 8]),
+            rng.uniform([8, 8], [w * 0.3, h - 8]),
+        )
         items.append(build_targets(gap, slider, mask, float(rng.uniform(-30, 30)), None, (h, w)))
     batch = {k: torch.stack([t[k] for t in items]) for k in items[0]}
     image = torch.from_numpy(rng.random((size, 3, h, w), dtype=np.float32))
@@ -111,15 +119,25 @@ def random_batch(cfg: Config, size: int, seed: int = 0) -> dict:
 # ----------------------------------------------------------------------------- CLI
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint .pth to check")
-    p.add_argument("--data", help="labelled set (manifest, LabelMe, YOLO, CSV); default: a random batch")
+    p.add_argument(
+        "--data", help="labelled set (manifest, LabelMe, YOLO, CSV); default: a random batch"
+    )
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     p.add_argument("--batch_size", "--batch-size", type=int, default=4)
-    p.add_argument("--grad_limit", "--grad-limit", type=float, default=GRAD_LIMIT,
-                   help="gradient norm that counts as large (default: %(default)s)")
+    p.add_argument(
+        "--grad_limit",
+        "--grad-limit",
+        type=float,
+        default=GRAD_LIMIT,
+        help="gradient norm that counts as large (default: %(default)s)",
+    )
 
 
 def _print(title: str, problems: list[str], limit: int = 30) -> bool:
-    print(f"[{'OK' if not problems else 'FAIL'}] {title}" + (f": {len(problems)} problem(s)" if problems else ""))
+    print(
+        f"[{'OK' if not problems else 'FAIL'}] {title}"
+        + (f": {len(problems)} problem(s)" if problems else "")
+    )
     for line in problems[:limit]:
         print(f"    {line}")
     if len(problems) > limit:
@@ -137,11 +155,19 @@ def run(args: argparse.Namespace) -> int:
         ok &= _print(f"data: {len(records)} readable images", problems)
         if not records:
             return 1
-        loader = DataLoader(LabelledImages(records, tuple(cfg.model.input_size)), batch_size=args.batch_size)
+        loader = DataLoader(
+            LabelledImages(records, tuple(cfg.model.input_size)), batch_size=args.batch_size
+        )
         batch, source = next(iter(loader)), "first batch of the data"
     else:
-        batch, source = random_batch(cfg, args.batch_size), "random batch (pass --data for real images)"
+        batch, source = (
+            random_batch(cfg, args.batch_size),
+            "random batch (pass --data for real images)",
+        )
     print(f"checks on the {source}, {len(batch['image'])} images")
-    ok &= _print(f"gradients (norm ≤ {args.grad_limit:g})", gradient_check(model, cfg, batch, args.grad_limit))
+    ok &= _print(
+        f"gradients (norm ≤ {args.grad_limit:g})",
+        gradient_check(model, cfg, batch, args.grad_limit),
+    )
     ok &= _print("output ranges", output_range_check(model, batch["image"]))
     return 0 if ok else 1

@@ -40,11 +40,31 @@ from slidercaptcha.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("slidercaptcha.evaluate")
 
-PREDICTION_COLUMNS = ("file", "sample_type", "mode", "width", "height", "has_slider",
-                      "gap_x", "gap_y", "slider_x", "slider_y", "gap_angle",
-                      "pred_gap_x", "pred_gap_y", "pred_slider_x", "pred_slider_y", "pred_angle",
-                      "gap_error", "slider_error", "error", "distance_error", "angle_error",
-                      "gap_score", "slider_score")
+PREDICTION_COLUMNS = (
+    "file",
+    "sample_type",
+    "mode",
+    "width",
+    "height",
+    "has_slider",
+    "gap_x",
+    "gap_y",
+    "slider_x",
+    "slider_y",
+    "gap_angle",
+    "pred_gap_x",
+    "pred_gap_y",
+    "pred_slider_x",
+    "pred_slider_y",
+    "pred_angle",
+    "gap_error",
+    "slider_error",
+    "error",
+    "distance_error",
+    "angle_error",
+    "gap_score",
+    "slider_score",
+)
 
 
 # ----------------------------------------------------------------------------- data
@@ -86,16 +106,26 @@ def subset_metrics(errors: dict[str, np.ndarray], keys: np.ndarray) -> dict[str,
     out = {}
     for key in sorted(set(keys.tolist()), key=lambda k: (-(keys == k).sum(), k)):
         sel = keys == key
-        out[key] = {"share": float(100.0 * sel.mean()), **summarize({k: v[sel] for k, v in errors.items()})}
+        out[key] = {
+            "share": float(100.0 * sel.mean()),
+            **summarize({k: v[sel] for k, v in errors.items()}),
+        }
     return out
 
 
 def components(overall: dict) -> dict[str, dict]:
     """The spec's component table (gap, slider) plus sliding distance and angle."""
-    table = {part: {"mae": overall[f"{part}_mae"],
-                    **{f"accuracy@{k}px": overall[f"{part}_accuracy@{k}px"] for k in (3, 5, 10)}}
-             for part in ("gap", "slider")}
-    table["distance"] = {"mae": overall["distance_mae"], "accuracy@5px": overall["distance_accuracy@5px"]}
+    table = {
+        part: {
+            "mae": overall[f"{part}_mae"],
+            **{f"accuracy@{k}px": overall[f"{part}_accuracy@{k}px"] for k in (3, 5, 10)},
+        }
+        for part in ("gap", "slider")
+    }
+    table["distance"] = {
+        "mae": overall["distance_mae"],
+        "accuracy@5px": overall["distance_accuracy@5px"],
+    }
     table["angle"] = {"mae": overall["angle_error"]}
     return table
 
@@ -110,18 +140,33 @@ def prediction_rows(records: list[LabelRecord], pred: dict, errors: dict, root: 
     for j, i in enumerate(pred["index"].astype(int)):
         r = records[i]
         slider = r.slider or (None, None)
-        rows.append({
-            "file": os.path.relpath(r.file, root), "sample_type": r.sample_type, "mode": r.mode,
-            "width": r.size[0], "height": r.size[1], "has_slider": int(r.has_slider),
-            "gap_x": r.gap[0], "gap_y": r.gap[1], "slider_x": slider[0], "slider_y": slider[1],
-            "gap_angle": r.gap_angle,
-            "pred_gap_x": _num(pred["pred_gap"][j, 0]), "pred_gap_y": _num(pred["pred_gap"][j, 1]),
-            "pred_slider_x": _num(pred["pred_slider"][j, 0]), "pred_slider_y": _num(pred["pred_slider"][j, 1]),
-            "pred_angle": _num(pred["pred_angle"][j]),
-            "gap_error": _num(errors["gap"][j]), "slider_error": _num(errors["slider"][j]),
-            "error": _num(errors["error"][j]), "distance_error": _num(errors["distance"][j]),
-            "angle_error": _num(errors["angle"][j]),
-            "gap_score": _num(pred["gap_score"][j]), "slider_score": _num(pred["slider_score"][j])})
+        rows.append(
+            {
+                "file": os.path.relpath(r.file, root),
+                "sample_type": r.sample_type,
+                "mode": r.mode,
+                "width": r.size[0],
+                "height": r.size[1],
+                "has_slider": int(r.has_slider),
+                "gap_x": r.gap[0],
+                "gap_y": r.gap[1],
+                "slider_x": slider[0],
+                "slider_y": slider[1],
+                "gap_angle": r.gap_angle,
+                "pred_gap_x": _num(pred["pred_gap"][j, 0]),
+                "pred_gap_y": _num(pred["pred_gap"][j, 1]),
+                "pred_slider_x": _num(pred["pred_slider"][j, 0]),
+                "pred_slider_y": _num(pred["pred_slider"][j, 1]),
+                "pred_angle": _num(pred["pred_angle"][j]),
+                "gap_error": _num(errors["gap"][j]),
+                "slider_error": _num(errors["slider"][j]),
+                "error": _num(errors["error"][j]),
+                "distance_error": _num(errors["distance"][j]),
+                "angle_error": _num(errors["angle"][j]),
+                "gap_score": _num(pred["gap_score"][j]),
+                "slider_score": _num(pred["slider_score"][j]),
+            }
+        )
     return rows
 
 
@@ -146,15 +191,25 @@ def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     text = {"file", "sample_type", "mode"}
-    return {c: np.array([r[c] for r in rows]) if c in text else
-            np.array([float(r[c]) if r[c] != "" else np.nan for r in rows], dtype=float)
-            for c in PREDICTION_COLUMNS}
+    return {
+        c: np.array([r[c] for r in rows])
+        if c in text
+        else np.array([float(r[c]) if r[c] != "" else np.nan for r in rows], dtype=float)
+        for c in PREDICTION_COLUMNS
+    }
 
 
 # ----------------------------------------------------------------------------- main flow
-def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path, fmt: str = "auto",
-             batch_size: int = 16, joint: bool = True, workers: int = 0,
-             threshold: float = failures.THRESHOLD) -> dict:
+def evaluate(
+    checkpoint: str | Path,
+    data: str | Path,
+    out_dir: str | Path,
+    fmt: str = "auto",
+    batch_size: int = 16,
+    joint: bool = True,
+    workers: int = 0,
+    threshold: float = failures.THRESHOLD,
+) -> dict:
     """Score ``checkpoint`` on ``data`` and write the outputs to ``out_dir``; returns metrics."""
     model, cfg = load_model(checkpoint)
     records, skipped, fmt = read_labels(data, fmt)
@@ -163,8 +218,11 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path, fmt:
     skipped += unreadable
     if not records:
         raise ValueError(f"{data}: no scoreable images ({len(skipped)} skipped)")
-    loader = DataLoader(LabelledImages(records, tuple(cfg.model.input_size)), batch_size=batch_size,
-                        num_workers=workers)
+    loader = DataLoader(
+        LabelledImages(records, tuple(cfg.model.input_size)),
+        batch_size=batch_size,
+        num_workers=workers,
+    )
     pred = predict_loader(model, loader, torch.device("cpu"), cfg.loss, joint=joint)
     errors = errors_of(pred)
     ordered = [records[i] for i in pred["index"].astype(int)]
@@ -172,14 +230,28 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path, fmt:
     overall = summarize(errors)
     root = data_root(Path(data))
     metrics = {
-        "checkpoint": str(Path(checkpoint).resolve()), "epoch": load_checkpoint(checkpoint).get("epoch"),
-        "model": cfg.model.variant, "input_size": list(cfg.model.input_size), "run_dir": cfg.checkpoints.save_dir,
-        "data": str(data), "data_root": str(root.resolve()), "format": fmt, "joint_decode": joint,
-        "n_found": found, "n_evaluated": len(records), "n_skipped": len(skipped),
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "epoch": load_checkpoint(checkpoint).get("epoch"),
+        "model": cfg.model.variant,
+        "input_size": list(cfg.model.input_size),
+        "run_dir": cfg.checkpoints.save_dir,
+        "data": str(data),
+        "data_root": str(root.resolve()),
+        "format": fmt,
+        "joint_decode": joint,
+        "n_found": found,
+        "n_evaluated": len(records),
+        "n_skipped": len(skipped),
         "skipped": [vars(s) for s in skipped],
-        "inference": {"device": "cpu", "batch_size": batch_size, "model_ms_per_image": pred["model_ms_per_image"],
-                      "threads": torch.get_num_threads()},
-        "loss": pred["loss"], "overall": overall, "components": components(overall),
+        "inference": {
+            "device": "cpu",
+            "batch_size": batch_size,
+            "model_ms_per_image": pred["model_ms_per_image"],
+            "threads": torch.get_num_threads(),
+        },
+        "loss": pred["loss"],
+        "overall": overall,
+        "components": components(overall),
         "per_sample_type": subset_metrics(errors, pred["sample_type"]),
         "per_mode": subset_metrics(errors, np.array([r.mode for r in ordered])),
         "failures": failures.summary(fails, threshold),
@@ -187,22 +259,42 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path, fmt:
     out = Path(out_dir)
     atomic_write_json(out / "metrics.json", metrics)
     write_predictions(out / "predictions.csv", prediction_rows(records, pred, errors, root))
-    atomic_write_json(out / "failures.json", [dict(f, file=os.path.relpath(f["file"], root)) for f in fails])
+    atomic_write_json(
+        out / "failures.json", [dict(f, file=os.path.relpath(f["file"], root)) for f in fails]
+    )
     return metrics
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint .pth (e.g. checkpoints/1.1.0/best_model.pth)")
-    p.add_argument("--data", required=True, help="dataset folder or label file (manifest, LabelMe, YOLO, CSV)")
-    p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="label format (default: auto)")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint .pth (e.g. checkpoints/1.1.0/best_model.pth)",
+    )
+    p.add_argument(
+        "--data", required=True, help="dataset folder or label file (manifest, LabelMe, YOLO, CSV)"
+    )
+    p.add_argument(
+        "--format", default="auto", choices=("auto", *FORMATS), help="label format (default: auto)"
+    )
     p.add_argument("--name", help="results sub-folder (default: the data folder's name)")
     p.add_argument("--out", default="results", help="results root (default: %(default)s)")
     p.add_argument("--batch_size", "--batch-size", type=int, default=16)
-    p.add_argument("--workers", type=int, default=0, help="data loader workers (default: %(default)s)")
-    p.add_argument("--threshold", type=float, default=failures.THRESHOLD,
-                   help="failure threshold in px (default: %(default)s)")
-    p.add_argument("--joint", action=argparse.BooleanOptionalAction, default=True,
-                   help="decode gap and slider on one row (default: on)")
+    p.add_argument(
+        "--workers", type=int, default=0, help="data loader workers (default: %(default)s)"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=failures.THRESHOLD,
+        help="failure threshold in px (default: %(default)s)",
+    )
+    p.add_argument(
+        "--joint",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="decode gap and slider on one row (default: on)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -210,12 +302,23 @@ def run(args: argparse.Namespace) -> int:
     data = Path(args.data)
     name = args.name or (data.stem if data.is_file() else data.resolve().name)
     out = Path(args.out) / name
-    m = evaluate(args.checkpoint, data, out, args.format, args.batch_size, args.joint, args.workers, args.threshold)
+    m = evaluate(
+        args.checkpoint,
+        data,
+        out,
+        args.format,
+        args.batch_size,
+        args.joint,
+        args.workers,
+        args.threshold,
+    )
     o = m["overall"]
-    print(f"{m['n_evaluated']} images scored, {m['n_skipped']} skipped | MAE {o['mae']:.2f}px | "
-          f"Acc@3/5/10px {o['accuracy@3px']:.1f}/{o['accuracy@5px']:.1f}/{o['accuracy@10px']:.1f}% | "
-          f"{m['failures']['count']} failures > {m['failures']['threshold']:g}px | "
-          f"{m['inference']['model_ms_per_image']:.1f} ms/image")
+    print(
+        f"{m['n_evaluated']} images scored, {m['n_skipped']} skipped | MAE {o['mae']:.2f}px | "
+        f"Acc@3/5/10px {o['accuracy@3px']:.1f}/{o['accuracy@5px']:.1f}/{o['accuracy@10px']:.1f}% | "
+        f"{m['failures']['count']} failures > {m['failures']['threshold']:g}px | "
+        f"{m['inference']['model_ms_per_image']:.1f} ms/image"
+    )
     for s in m["skipped"]:
         print(f"skipped {s['file']}: {s['reason']}")
     print(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'failures.json'}")

@@ -45,7 +45,12 @@ def gap_box(record: LabelRecord, shape: tuple[int, int]) -> tuple[float, float, 
     """(x0, y0, x1, y1) of the true gap in image pixels."""
     side = DEFAULT_GAP_FRACTION * shape[0]
     w, h = record.gap_size or (side, side)
-    return record.gap[0] - w / 2, record.gap[1] - h / 2, record.gap[0] + w / 2, record.gap[1] + h / 2
+    return (
+        record.gap[0] - w / 2,
+        record.gap[1] - h / 2,
+        record.gap[0] + w / 2,
+        record.gap[1] + h / 2,
+    )
 
 
 def gap_contrast(gray: np.ndarray, box: tuple[float, float, float, float]) -> float:
@@ -65,35 +70,57 @@ def gap_contrast(gray: np.ndarray, box: tuple[float, float, float, float]) -> fl
 def reasons_for(record: LabelRecord, gray: np.ndarray) -> list[str]:
     """The failure reasons that this sample's record and pixels support."""
     meta = record.meta
-    effects = " ".join(str(e) for e in meta.get("effects") or []).lower() + " " + record.sample_type.lower()
+    effects = (
+        " ".join(str(e) for e in meta.get("effects") or []).lower()
+        + " "
+        + record.sample_type.lower()
+    )
     box = gap_box(record, gray.shape)
     margin = EDGE_FRACTION * (box[2] - box[0])
     found = {
         "extreme_rotation": abs(record.gap_angle) >= EXTREME_ROTATION_DEG,
         "heavy_noise": "noise" in effects or noise_sigma(gray) > NOISE_SIGMA,
         "multiple_gaps": bool(meta.get("decoys")),
-        "edge_position": (box[0] < margin or box[1] < margin or box[2] > gray.shape[1] - margin
-                          or box[3] > gray.shape[0] - margin),
+        "edge_position": (
+            box[0] < margin
+            or box[1] < margin
+            or box[2] > gray.shape[1] - margin
+            or box[3] > gray.shape[0] - margin
+        ),
         "low_contrast": gap_contrast(gray, box) < LOW_CONTRAST,
     }
     return [r for r in REASONS if found[r]]
 
 
-def analyze(records: list[LabelRecord], errors: dict[str, np.ndarray], threshold: float = THRESHOLD) -> list[dict]:
+def analyze(
+    records: list[LabelRecord], errors: dict[str, np.ndarray], threshold: float = THRESHOLD
+) -> list[dict]:
     """Every sample with error > threshold (records aligned with ``errors``), worst first."""
     fails = []
     for i in np.flatnonzero(errors["error"] > threshold):
         r = records[i]
         gray = cv2.cvtColor(load_rgb(r.file), cv2.COLOR_RGB2GRAY)
-        fails.append({"file": str(r.file), "sample_type": r.sample_type, "error": float(errors["error"][i]),
-                      "gap_error": float(errors["gap"][i]),
-                      "slider_error": None if np.isnan(errors["slider"][i]) else float(errors["slider"][i]),
-                      "reasons": reasons_for(r, gray)})
+        fails.append(
+            {
+                "file": str(r.file),
+                "sample_type": r.sample_type,
+                "error": float(errors["error"][i]),
+                "gap_error": float(errors["gap"][i]),
+                "slider_error": None
+                if np.isnan(errors["slider"][i])
+                else float(errors["slider"][i]),
+                "reasons": reasons_for(r, gray),
+            }
+        )
     return sorted(fails, key=lambda f: -f["error"])
 
 
 def summary(fails: list[dict], threshold: float = THRESHOLD) -> dict:
     """Failure count and the count per reason (a failure may have several)."""
     by_reason = {r: sum(r in f["reasons"] for f in fails) for r in REASONS}
-    return {"threshold": threshold, "count": len(fails), "by_reason": by_reason,
-            "unexplained": sum(not f["reasons"] for f in fails)}
+    return {
+        "threshold": threshold,
+        "count": len(fails),
+        "by_reason": by_reason,
+        "unexplained": sum(not f["reasons"] for f in fails),
+    }

@@ -57,9 +57,16 @@ class LabelRecord:
     def as_manifest(self) -> dict:
         """The manifest fields the training dataset reads, so both letterbox and label alike."""
         slider = self.slider if self.has_slider else (None, None)
-        return {"gap_x": self.gap[0], "gap_y": self.gap[1], "slider_x": slider[0], "slider_y": slider[1],
-                "mode": self.mode, "gap_angle": self.gap_angle, "sample_type": self.sample_type,
-                "decoys": self.meta.get("decoys") or []}
+        return {
+            "gap_x": self.gap[0],
+            "gap_y": self.gap[1],
+            "slider_x": slider[0],
+            "slider_y": slider[1],
+            "mode": self.mode,
+            "gap_angle": self.gap_angle,
+            "sample_type": self.sample_type,
+            "decoys": self.meta.get("decoys") or [],
+        }
 
 
 @dataclass
@@ -77,14 +84,28 @@ def read_manifest(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
     records, skipped = [], []
     for i, rec in enumerate(read_jsonl(path)):
         try:
-            slider = None if rec.get("slider_x") is None else (float(rec["slider_x"]), float(rec["slider_y"]))
+            slider = (
+                None
+                if rec.get("slider_x") is None
+                else (float(rec["slider_x"]), float(rec["slider_y"]))
+            )
             size = (float(rec["piece_w"]), float(rec["piece_h"])) if rec.get("piece_w") else None
-            records.append(LabelRecord(
-                file=path.parent / rec["file"], gap=(float(rec["gap_x"]), float(rec["gap_y"])), slider=slider,
-                gap_angle=float(rec.get("gap_angle") or 0.0), sample_type=rec.get("sample_type") or "normal",
-                mode=rec.get("mode") or ("composite" if slider else "gap-only"), gap_size=size, meta=rec))
+            records.append(
+                LabelRecord(
+                    file=path.parent / rec["file"],
+                    gap=(float(rec["gap_x"]), float(rec["gap_y"])),
+                    slider=slider,
+                    gap_angle=float(rec.get("gap_angle") or 0.0),
+                    sample_type=rec.get("sample_type") or "normal",
+                    mode=rec.get("mode") or ("composite" if slider else "gap-only"),
+                    gap_size=size,
+                    meta=rec,
+                )
+            )
         except (KeyError, TypeError, ValueError) as err:
-            skipped.append(Skipped(str(rec.get("file", f"{path}:{i + 1}")), f"bad manifest record: {err!r}"))
+            skipped.append(
+                Skipped(str(rec.get("file", f"{path}:{i + 1}")), f"bad manifest record: {err!r}")
+            )
     return records, skipped
 
 
@@ -94,21 +115,31 @@ def _role(name: str, classes: dict[str, str] | None = None) -> str | None:
     return "gap" if name in GAP_NAMES else "slider" if name in SLIDER_NAMES else None
 
 
-def _one_per_role(boxes: list[tuple[str, float, float, float, float]], label: str) -> dict[str, tuple]:
+def _one_per_role(
+    boxes: list[tuple[str, float, float, float, float]], label: str
+) -> dict[str, tuple]:
     """{role: (cx, cy, w, h)}; exactly one gap required, at most one slider."""
     found: dict[str, list] = {"gap": [], "slider": []}
     for role, *box in boxes:
         found[role].append(tuple(box))
     if len(found["gap"]) != 1 or len(found["slider"]) > 1:
-        raise LabelError(f"{label}: expected 1 gap and at most 1 slider box, found "
-                         f"{len(found['gap'])} gap and {len(found['slider'])} slider")
+        raise LabelError(
+            f"{label}: expected 1 gap and at most 1 slider box, found "
+            f"{len(found['gap'])} gap and {len(found['slider'])} slider"
+        )
     return {role: b[0] for role, b in found.items() if b}
 
 
 def _record_from_boxes(image: Path, boxes: dict[str, tuple], meta: dict) -> LabelRecord:
     gap, slider = boxes["gap"], boxes.get("slider")
-    return LabelRecord(file=image, gap=(gap[0], gap[1]), slider=None if slider is None else (slider[0], slider[1]),
-                       mode="composite" if slider else "gap-only", gap_size=(gap[2], gap[3]), meta=meta)
+    return LabelRecord(
+        file=image,
+        gap=(gap[0], gap[1]),
+        slider=None if slider is None else (slider[0], slider[1]),
+        mode="composite" if slider else "gap-only",
+        gap_size=(gap[2], gap[3]),
+        meta=meta,
+    )
 
 
 def read_labelme_file(path: Path) -> LabelRecord:
@@ -122,7 +153,15 @@ def read_labelme_file(path: Path) -> LabelRecord:
         if role is None or len(points) < 2:
             continue
         xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
-        boxes.append((role, (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)))
+        boxes.append(
+            (
+                role,
+                (min(xs) + max(xs)) / 2,
+                (min(ys) + max(ys)) / 2,
+                max(xs) - min(xs),
+                max(ys) - min(ys),
+            )
+        )
     image = path.parent / data["imagePath"] if data.get("imagePath") else _image_for(path)
     return _record_from_boxes(image, _one_per_role(boxes, str(path)), {"source": str(path)})
 
@@ -139,7 +178,9 @@ def _yolo_classes(root: Path) -> dict[str, str]:
     """Class id → name: ``classes.txt`` when present, else 0 = gap, 1 = slider."""
     for candidate in (root / "classes.txt", root.parent / "classes.txt"):
         if candidate.is_file():
-            names = [n.strip() for n in candidate.read_text(encoding="utf-8").splitlines() if n.strip()]
+            names = [
+                n.strip() for n in candidate.read_text(encoding="utf-8").splitlines() if n.strip()
+            ]
             return {str(i): n for i, n in enumerate(names)}
     return {str(i): n for i, n in enumerate(YOLO_CLASSES)}
 
@@ -210,13 +251,21 @@ def read_csv(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
             try:
                 sx, sy = _number(row.get("slider_x")), _number(row.get("slider_y"))
                 slider = None if sx is None or sy is None else (sx, sy)
-                records.append(LabelRecord(
-                    file=path.parent / row["file"], gap=(float(row["gap_x"]), float(row["gap_y"])), slider=slider,
-                    gap_angle=_number(row.get("gap_angle")) or 0.0,
-                    sample_type=row.get("sample_type") or EXTERNAL_TYPE,
-                    mode="composite" if slider else "gap-only", meta=dict(row)))
+                records.append(
+                    LabelRecord(
+                        file=path.parent / row["file"],
+                        gap=(float(row["gap_x"]), float(row["gap_y"])),
+                        slider=slider,
+                        gap_angle=_number(row.get("gap_angle")) or 0.0,
+                        sample_type=row.get("sample_type") or EXTERNAL_TYPE,
+                        mode="composite" if slider else "gap-only",
+                        meta=dict(row),
+                    )
+                )
             except (KeyError, TypeError, ValueError) as err:
-                skipped.append(Skipped(row.get("file") or f"{path}:{n}", f"{path}:{n}: bad row: {err!r}"))
+                skipped.append(
+                    Skipped(row.get("file") or f"{path}:{n}", f"{path}:{n}: bad row: {err!r}")
+                )
     return records, skipped
 
 
@@ -229,7 +278,9 @@ def _manifest_in(root: Path) -> Path:
             return root / name
     if len(found) == 1:
         return found[0]
-    raise ValueError(f"{root}: {len(found)} manifests ({', '.join(p.name for p in found)}); pass one file")
+    raise ValueError(
+        f"{root}: {len(found)} manifests ({', '.join(p.name for p in found)}); pass one file"
+    )
 
 
 def manifest_file(path: Path) -> Path:
@@ -259,7 +310,9 @@ def data_root(path: Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def read_labels(path: str | Path, fmt: str = "auto") -> tuple[list[LabelRecord], list[Skipped], str]:
+def read_labels(
+    path: str | Path, fmt: str = "auto"
+) -> tuple[list[LabelRecord], list[Skipped], str]:
     """All records of an annotated set, the files skipped with reasons, and the format used."""
     path = Path(path)
     if not path.exists():

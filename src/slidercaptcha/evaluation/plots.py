@@ -33,31 +33,90 @@ from slidercaptcha.metrics import TARGETS  # noqa: E402
 log = logging.getLogger("slidercaptcha.plots")
 
 DPI = 300
-CJK_FONTS = ("Noto Sans CJK", "Noto Serif CJK", "Source Han Sans", "WenQuanYi", "SimHei", "Microsoft YaHei",
-             "PingFang", "Heiti", "AR PL", "Droid Sans Fallback")
+CJK_FONTS = (
+    "Noto Sans CJK",
+    "Noto Serif CJK",
+    "Source Han Sans",
+    "WenQuanYi",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang",
+    "Heiti",
+    "AR PL",
+    "Droid Sans Fallback",
+)
 ERROR_RANGES = ((0.0, 3.0), (3.0, 5.0), (5.0, 10.0), (10.0, math.inf))
 TEXT = {
-    "en": {"loss_title": "Loss", "train": "train", "val": "validation", "mae_title": "Mean absolute error",
-           "mae_axis": "MAE (pixels)", "target": "target", "acc_title": "Accuracy at thresholds",
-           "acc_axis": "Accuracy (%)", "acc": "accuracy@{k}px", "lr_title": "Learning rate schedule",
-           "lr_axis": "Learning rate", "err_axis": "Error (pixels)", "density": "Probability density",
-           "gap_err": "Gap position error", "slider_err": "Slider position error", "no_data": "no samples",
-           "matrix_title": "Error range by sample type", "range_axis": "Error range",
-           "type_axis": "Sample type", "worst": "error {e:.1f}px", "truth": "truth", "pred": "prediction", "gap": "gap",
-           "slider": "slider"},
-    "zh": {"loss_title": "损失函数变化曲线", "train": "训练集", "val": "验证集", "mae_title": "平均绝对误差变化曲线",
-           "mae_axis": "MAE (像素)", "target": "目标", "acc_title": "不同阈值下的精度变化",
-           "acc_axis": "精度 (%)", "acc": "精度@{k}px", "lr_title": "学习率调度", "lr_axis": "学习率",
-           "err_axis": "误差 (像素)", "density": "概率密度", "gap_err": "缺口位置误差分布",
-           "slider_err": "滑块位置误差分布", "no_data": "无样本", "matrix_title": "不同样本类型的误差分布",
-           "range_axis": "误差范围", "type_axis": "样本类型", "worst": "误差 {e:.1f}px", "truth": "真实",
-           "pred": "预测", "gap": "缺口", "slider": "滑块"},
+    "en": {
+        "loss_title": "Loss",
+        "train": "train",
+        "val": "validation",
+        "mae_title": "Mean absolute error",
+        "mae_axis": "MAE (pixels)",
+        "target": "target",
+        "acc_title": "Accuracy at thresholds",
+        "acc_axis": "Accuracy (%)",
+        "acc": "accuracy@{k}px",
+        "lr_title": "Learning rate schedule",
+        "lr_axis": "Learning rate",
+        "err_axis": "Error (pixels)",
+        "density": "Probability density",
+        "gap_err": "Gap position error",
+        "slider_err": "Slider position error",
+        "no_data": "no samples",
+        "matrix_title": "Error range by sample type",
+        "range_axis": "Error range",
+        "type_axis": "Sample type",
+        "worst": "error {e:.1f}px",
+        "truth": "truth",
+        "pred": "prediction",
+        "gap": "gap",
+        "slider": "slider",
+    },
+    "zh": {
+        "loss_title": "损失函数变化曲线",
+        "train": "训练集",
+        "val": "验证集",
+        "mae_title": "平均绝对误差变化曲线",
+        "mae_axis": "MAE (像素)",
+        "target": "目标",
+        "acc_title": "不同阈值下的精度变化",
+        "acc_axis": "精度 (%)",
+        "acc": "精度@{k}px",
+        "lr_title": "学习率调度",
+        "lr_axis": "学习率",
+        "err_axis": "误差 (像素)",
+        "density": "概率密度",
+        "gap_err": "缺口位置误差分布",
+        "slider_err": "滑块位置误差分布",
+        "no_data": "无样本",
+        "matrix_title": "不同样本类型的误差分布",
+        "range_axis": "误差范围",
+        "type_axis": "样本类型",
+        "worst": "误差 {e:.1f}px",
+        "truth": "真实",
+        "pred": "预测",
+        "gap": "缺口",
+        "slider": "滑块",
+    },
 }
 SAMPLE_TYPES = {
-    "en": {"normal": "normal", "confusing_gap": "confusing gap", "rotated_gap": "rotated gap", "noise": "noise",
-           "highlight": "highlight", "external": "external"},
-    "zh": {"normal": "普通样本", "confusing_gap": "混淆缺口", "rotated_gap": "旋转缺口", "noise": "噪声样本",
-           "highlight": "高亮缺口", "external": "外部样本"},
+    "en": {
+        "normal": "normal",
+        "confusing_gap": "confusing gap",
+        "rotated_gap": "rotated gap",
+        "noise": "noise",
+        "highlight": "highlight",
+        "external": "external",
+    },
+    "zh": {
+        "normal": "普通样本",
+        "confusing_gap": "混淆缺口",
+        "rotated_gap": "旋转缺口",
+        "noise": "噪声样本",
+        "highlight": "高亮缺口",
+        "external": "外部样本",
+    },
 }
 
 
@@ -99,7 +158,7 @@ def _save(fig, path: Path, dpi: int) -> Path:
 
 # ----------------------------------------------------------------------------- figures
 def _series(epochs: list[dict], get) -> tuple[list[int], list[float]]:
-    """(epoch, value) for the epochs where ``get(record)`` has a value (validation may skip some)."""
+    """(epoch, value) where ``get(record)`` has a value (validation may skip epochs)."""
     pairs = [(r["epoch"], get(r)) for r in epochs]
     pairs = [(e, v) for e, v in pairs if v is not None]
     return [e for e, _ in pairs], [v for _, v in pairs]
@@ -118,14 +177,24 @@ def training_curves(history: dict, path: Path, lang: str = "en", dpi: int = DPI)
     ax = axes[0, 1]
     ax.plot(*_series(epochs, lambda r: r.get("train_mae")), "b-", label=t["train"], linewidth=2)
     ax.plot(*_series(epochs, lambda r: r.get("val_mae")), "r-", label=t["val"], linewidth=2)
-    ax.axhline(TARGETS["mae"], color="g", linestyle="--", label=f"{t['target']}: {TARGETS['mae']:g}px")
+    ax.axhline(
+        TARGETS["mae"], color="g", linestyle="--", label=f"{t['target']}: {TARGETS['mae']:g}px"
+    )
     ax.set(xlabel="Epoch", ylabel=t["mae_axis"], title=t["mae_title"])
     ax = axes[1, 0]
     for k, style in ((3, "g-"), (5, "b-"), (10, "r-")):
-        ax.plot(*_series(epochs, lambda r, k=k: (r.get("val_metrics") or {}).get(f"accuracy@{k}px")), style,
-                label=t["acc"].format(k=k), linewidth=2)
-    ax.axhline(TARGETS["accuracy@5px"], color="k", linestyle="--",
-               label=f"{t['target']}: {TARGETS['accuracy@5px']:g}%")
+        ax.plot(
+            *_series(epochs, lambda r, k=k: (r.get("val_metrics") or {}).get(f"accuracy@{k}px")),
+            style,
+            label=t["acc"].format(k=k),
+            linewidth=2,
+        )
+    ax.axhline(
+        TARGETS["accuracy@5px"],
+        color="k",
+        linestyle="--",
+        label=f"{t['target']}: {TARGETS['accuracy@5px']:g}%",
+    )
     ax.set(xlabel="Epoch", ylabel=t["acc_axis"], title=t["acc_title"])
     ax = axes[1, 1]
     ax.plot(*_series(epochs, lambda r: r.get("lr")), color="orange", linewidth=2)
@@ -143,16 +212,21 @@ def _histogram(ax, errors: np.ndarray, title: str, color: str, t: dict) -> None:
     ax.set(xlabel=t["err_axis"], ylabel=t["density"])
     if not len(errors):
         ax.set_title(f"{title}\n{t['no_data']}")
-        ax.text(0.5, 0.5, t["no_data"], ha="center", va="center", transform=ax.transAxes, fontsize=14)
+        ax.text(
+            0.5, 0.5, t["no_data"], ha="center", va="center", transform=ax.transAxes, fontsize=14
+        )
         return
     ax.hist(errors, bins=50, density=True, alpha=0.7, color=color, edgecolor="black")
-    ax.axvline(TARGETS["mae"], color="r", linestyle="--", label=f"{t['target']}: {TARGETS['mae']:g}px")
+    ax.axvline(
+        TARGETS["mae"], color="r", linestyle="--", label=f"{t['target']}: {TARGETS['mae']:g}px"
+    )
     ax.set_title(f"{title}\nMAE: {errors.mean():.2f}px")
     ax.legend()
 
 
-def error_distribution(gap_errors: np.ndarray, slider_errors: np.ndarray, path: Path, lang: str = "en",
-                       dpi: int = DPI) -> Path:
+def error_distribution(
+    gap_errors: np.ndarray, slider_errors: np.ndarray, path: Path, lang: str = "en", dpi: int = DPI
+) -> Path:
     t = TEXT[lang]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     _histogram(axes[0], np.asarray(gap_errors, float), t["gap_err"], "blue", t)
@@ -161,37 +235,74 @@ def error_distribution(gap_errors: np.ndarray, slider_errors: np.ndarray, path: 
     return _save(fig, path, dpi)
 
 
-def error_range_matrix(errors: np.ndarray, sample_types: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def error_range_matrix(
+    errors: np.ndarray, sample_types: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
     """Counts [types, ranges] of per-sample errors; types ordered by count (most first)."""
     errors, sample_types = np.asarray(errors, float), np.asarray(sample_types)
     types = sorted(set(sample_types.tolist()), key=lambda s: (-(sample_types == s).sum(), s))
-    counts = np.array([[int(((sample_types == s) & (errors >= lo) & (errors < hi)).sum()) for lo, hi in ERROR_RANGES]
-                       for s in types], dtype=int).reshape(len(types), len(ERROR_RANGES))
+    counts = np.array(
+        [
+            [
+                int(((sample_types == s) & (errors >= lo) & (errors < hi)).sum())
+                for lo, hi in ERROR_RANGES
+            ]
+            for s in types
+        ],
+        dtype=int,
+    ).reshape(len(types), len(ERROR_RANGES))
     return counts, types
 
 
-def error_matrix(errors: np.ndarray, sample_types: np.ndarray, path: Path, lang: str = "en",
-                 dpi: int = DPI) -> Path:
+def error_matrix(
+    errors: np.ndarray, sample_types: np.ndarray, path: Path, lang: str = "en", dpi: int = DPI
+) -> Path:
     t = TEXT[lang]
     counts, types = error_range_matrix(errors, sample_types)
     fig, ax = plt.subplots(figsize=(8, max(3.0, 1.0 + 0.8 * len(types))))
-    sns.heatmap(counts, annot=True, fmt="d", cmap="YlOrRd", xticklabels=range_labels(),
-                yticklabels=[type_name(s, lang) for s in types], ax=ax)
+    sns.heatmap(
+        counts,
+        annot=True,
+        fmt="d",
+        cmap="YlOrRd",
+        xticklabels=range_labels(),
+        yticklabels=[type_name(s, lang) for s in types],
+        ax=ax,
+    )
     ax.set(title=t["matrix_title"], xlabel=t["range_axis"], ylabel=t["type_axis"])
     return _save(fig, path, dpi)
 
 
 def _gallery_legend(t: dict) -> list:
     marker = dict(linestyle="none", ms=10, mew=2)
-    return [Line2D([], [], marker="o", mfc="none", mec="lime", label=f"{t['truth']}: {t['gap']}", **marker),
-            Line2D([], [], marker="x", color="red", label=f"{t['pred']}: {t['gap']}", **marker),
-            Line2D([], [], marker="s", mfc="none", mec="lime", label=f"{t['truth']}: {t['slider']}", **marker),
-            Line2D([], [], marker="+", color="red", label=f"{t['pred']}: {t['slider']}", **marker)]
+    return [
+        Line2D(
+            [], [], marker="o", mfc="none", mec="lime", label=f"{t['truth']}: {t['gap']}", **marker
+        ),
+        Line2D([], [], marker="x", color="red", label=f"{t['pred']}: {t['gap']}", **marker),
+        Line2D(
+            [],
+            [],
+            marker="s",
+            mfc="none",
+            mec="lime",
+            label=f"{t['truth']}: {t['slider']}",
+            **marker,
+        ),
+        Line2D([], [], marker="+", color="red", label=f"{t['pred']}: {t['slider']}", **marker),
+    ]
 
 
-def worst_predictions(pred: dict[str, np.ndarray], root: Path, path: Path, count: int = 8, lang: str = "en",
-                      dpi: int = DPI) -> Path:
-    """Gallery of the ``count`` largest errors: truth ○ green, prediction × red (gap), □/+ (slider)."""
+def worst_predictions(
+    pred: dict[str, np.ndarray],
+    root: Path,
+    path: Path,
+    count: int = 8,
+    lang: str = "en",
+    dpi: int = DPI,
+) -> Path:
+    """Gallery of the ``count`` largest errors: truth green (○ gap, □ slider), prediction red
+    (× gap, + slider)."""
     t = TEXT[lang]
     order = np.argsort(-pred["error"])[:count]
     cols = 2 if len(order) > 1 else 1
@@ -204,10 +315,17 @@ def worst_predictions(pred: dict[str, np.ndarray], root: Path, path: Path, count
         ax.plot(pred["gap_x"][i], pred["gap_y"][i], "o", mfc="none", mec="lime", ms=12, mew=2)
         ax.plot(pred["pred_gap_x"][i], pred["pred_gap_y"][i], "x", color="red", ms=12, mew=2)
         if pred["has_slider"][i]:
-            ax.plot(pred["slider_x"][i], pred["slider_y"][i], "s", mfc="none", mec="lime", ms=12, mew=2)
-            ax.plot(pred["pred_slider_x"][i], pred["pred_slider_y"][i], "+", color="red", ms=14, mew=2)
-        ax.set_title(f"{pred['file'][i]} | {type_name(pred['sample_type'][i], lang)} | "
-                     f"{t['worst'].format(e=pred['error'][i])}", fontsize=9)
+            ax.plot(
+                pred["slider_x"][i], pred["slider_y"][i], "s", mfc="none", mec="lime", ms=12, mew=2
+            )
+            ax.plot(
+                pred["pred_slider_x"][i], pred["pred_slider_y"][i], "+", color="red", ms=14, mew=2
+            )
+        ax.set_title(
+            f"{pred['file'][i]} | {type_name(pred['sample_type'][i], lang)} | "
+            f"{t['worst'].format(e=pred['error'][i])}",
+            fontsize=9,
+        )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     fig.legend(handles=_gallery_legend(t), loc="upper center", ncol=4, frameon=False)
     return _save(fig, path, dpi)
@@ -221,27 +339,38 @@ def read_history(run_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def plot_results(results_dir: Path, out_dir: Path | None = None, lang: str = "en",
-                 dpi: int = DPI) -> dict[str, Path]:
+def plot_results(
+    results_dir: Path, out_dir: Path | None = None, lang: str = "en", dpi: int = DPI
+) -> dict[str, Path]:
     """The three prediction figures from ``results_dir``'s predictions.csv and metrics.json."""
     out = out_dir or results_dir
     metrics = json.loads((results_dir / "metrics.json").read_text(encoding="utf-8"))
     pred = read_predictions(results_dir / "predictions.csv")
     root = Path(metrics["data_root"])
     return {
-        "error_distribution": error_distribution(pred["gap_error"], pred["slider_error"],
-                                                 out / "error_distribution.png", lang, dpi),
-        "confusion_matrix": error_matrix(pred["error"], pred["sample_type"], out / "confusion_matrix.png",
-                                         lang, dpi),
-        "worst_predictions": worst_predictions(pred, root, out / "worst_predictions.png", lang=lang, dpi=dpi),
+        "error_distribution": error_distribution(
+            pred["gap_error"], pred["slider_error"], out / "error_distribution.png", lang, dpi
+        ),
+        "confusion_matrix": error_matrix(
+            pred["error"], pred["sample_type"], out / "confusion_matrix.png", lang, dpi
+        ),
+        "worst_predictions": worst_predictions(
+            pred, root, out / "worst_predictions.png", lang=lang, dpi=dpi
+        ),
     }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", help="run folder with history.json (e.g. checkpoints/1.1.0), or the file itself")
-    p.add_argument("--results", help="evaluation folder (results/<name>): also draw the prediction figures")
+    p.add_argument(
+        "--run", help="run folder with history.json (e.g. checkpoints/1.1.0), or the file itself"
+    )
+    p.add_argument(
+        "--results", help="evaluation folder (results/<name>): also draw the prediction figures"
+    )
     p.add_argument("--out", help="where to write (default: --results, else results/)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="label language (zh needs a CJK font)")
+    p.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="label language (zh needs a CJK font)"
+    )
     p.add_argument("--dpi", type=int, default=DPI)
 
 
@@ -252,7 +381,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or args.results or "results")
     written = []
     if args.run:
-        written.append(training_curves(read_history(Path(args.run)), out / "training_curves.png", lang, args.dpi))
+        written.append(
+            training_curves(
+                read_history(Path(args.run)), out / "training_curves.png", lang, args.dpi
+            )
+        )
     if args.results:
         written += plot_results(Path(args.results), out, lang, args.dpi).values()
     for path in written:

@@ -16,8 +16,12 @@ from slidercaptcha.metrics import TARGETS, meets_target
 from slidercaptcha.utils.io import atomic_write_text
 
 INFERENCE_MS_TARGET = 15.0  # DESIGN §7: CPU inference < 15 ms per image
-OVERFIT_LEVELS = ((0.0, "none (validation loss ≤ training loss)"), (10.0, "slight (< 10 %)"),
-                  (30.0, "moderate (10–30 %)"), (float("inf"), "severe (> 30 %)"))
+OVERFIT_LEVELS = (
+    (0.0, "none (validation loss ≤ training loss)"),
+    (10.0, "slight (< 10 %)"),
+    (30.0, "moderate (10–30 %)"),
+    (float("inf"), "severe (> 30 %)"),
+)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -45,38 +49,71 @@ def duration(seconds: float) -> str:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
 
 
 # ----------------------------------------------------------------------------- sections
 def basic_metrics(m: dict) -> list[str]:
     o, inf = m["overall"], m["inference"]
-    lines = [f"- **{label}**: {fmt(o[key])}{mark(meets_target(key, o[key]))} {target_text(key)}"
-             for label, key, fmt in (("Overall MAE", "mae", px), ("Accuracy@5px", "accuracy@5px", pct),
-                                     ("Accuracy@3px", "accuracy@3px", pct), ("Accuracy@10px", "accuracy@10px", pct))]
+    lines = [
+        f"- **{label}**: {fmt(o[key])}{mark(meets_target(key, o[key]))} {target_text(key)}"
+        for label, key, fmt in (
+            ("Overall MAE", "mae", px),
+            ("Accuracy@5px", "accuracy@5px", pct),
+            ("Accuracy@3px", "accuracy@3px", pct),
+            ("Accuracy@10px", "accuracy@10px", pct),
+        )
+    ]
     ms = inf["model_ms_per_image"]
     ok = ms < INFERENCE_MS_TARGET if inf["device"] == "cpu" else None
-    lines.append(f"- **Inference speed**: {ms:.2f} ms/image ({inf['device'].upper()}, batch {inf['batch_size']}, "
-                 f"{inf['threads']} threads, model only){mark(ok)} (target: <{INFERENCE_MS_TARGET:g} ms on CPU)")
-    lines.append(f"- **Sliding distance error**: {px(o['distance_mae'])} "
-                 f"(within 5 px: {pct(o['distance_accuracy@5px'])})")
-    lines.append("- **Angle error** (rotated gaps): "
-                 + ("n/a" if o["angle_error"] is None else f"{o['angle_error']:.2f}°")
-                 + mark(meets_target("angle_error", o["angle_error"])) + f" (target: <{TARGETS['angle_error']:g}°)")
+    lines.append(
+        f"- **Inference speed**: {ms:.2f} ms/image ({inf['device'].upper()}, "
+        f"batch {inf['batch_size']}, {inf['threads']} threads, model only){mark(ok)} "
+        f"(target: <{INFERENCE_MS_TARGET:g} ms on CPU)"
+    )
+    lines.append(
+        f"- **Sliding distance error**: {px(o['distance_mae'])} "
+        f"(within 5 px: {pct(o['distance_accuracy@5px'])})"
+    )
+    lines.append(
+        "- **Angle error** (rotated gaps): "
+        + ("n/a" if o["angle_error"] is None else f"{o['angle_error']:.2f}°")
+        + mark(meets_target("angle_error", o["angle_error"]))
+        + f" (target: <{TARGETS['angle_error']:g}°)"
+    )
     return lines
 
 
 def component_table(m: dict) -> list[str]:
-    rows = [[name, px(c["mae"]) + mark(meets_target(f"{part}_mae", c["mae"])), pct(c["accuracy@5px"]),
-             pct(c["accuracy@3px"]), pct(c["accuracy@10px"])]
-            for name, part in (("Gap", "gap"), ("Slider", "slider")) for c in [m["components"][part]]]
+    rows = [
+        [
+            name,
+            px(c["mae"]) + mark(meets_target(f"{part}_mae", c["mae"])),
+            pct(c["accuracy@5px"]),
+            pct(c["accuracy@3px"]),
+            pct(c["accuracy@10px"]),
+        ]
+        for name, part in (("Gap", "gap"), ("Slider", "slider"))
+        for c in [m["components"][part]]
+    ]
     return table(["Component", "MAE", "Accuracy@5px", "Accuracy@3px", "Accuracy@10px"], rows)
 
 
 def difficult_table(groups: dict, label: str) -> list[str]:
-    rows = [[plots.type_name(key, "en"), str(g["n"]), pct(g["share"]), px(g["mae"]), pct(g["accuracy@5px"])]
-            for key, g in groups.items()]
+    rows = [
+        [
+            plots.type_name(key, "en"),
+            str(g["n"]),
+            pct(g["share"]),
+            px(g["mae"]),
+            pct(g["accuracy@5px"]),
+        ]
+        for key, g in groups.items()
+    ]
     return table([label, "Count", "Share", "MAE", "Accuracy@5px"], rows)
 
 
@@ -92,37 +129,50 @@ def training_summary(history: dict | None, source: str) -> list[str]:
     epochs = history["epochs"]
     last = epochs[-1]
     validated = [r for r in epochs if r.get("val_loss") is not None]
-    lines = [f"- **Run**: `{source}`",
-             f"- **Total training time**: {duration(history['train_seconds'])} ({len(epochs)} epochs)",
-             f"- **Best epoch**: {history['best_epoch']}/{history.get('num_epochs', len(epochs))} "
-             f"(val MAE {px(history.get('best_mae'))})",
-             f"- **Final loss**: {last['train_loss']:.4f} (train, epoch {last['epoch']})"]
+    lines = [
+        f"- **Run**: `{source}`",
+        f"- **Total training time**: {duration(history['train_seconds'])} ({len(epochs)} epochs)",
+        f"- **Best epoch**: {history['best_epoch']}/{history.get('num_epochs', len(epochs))} "
+        f"(val MAE {px(history.get('best_mae'))})",
+        f"- **Final loss**: {last['train_loss']:.4f} (train, epoch {last['epoch']})",
+    ]
     if validated:
         v = validated[-1]
         gap, level = overfitting(v["train_loss"], v["val_loss"])
         lines.append(f"- **Final validation loss**: {v['val_loss']:.4f} (epoch {v['epoch']})")
-        lines.append(f"- **Overfitting**: {level}; train/val loss gap {gap:.1f}% "
-                     f"(train {v['train_loss']:.4f}, val {v['val_loss']:.4f})")
+        lines.append(
+            f"- **Overfitting**: {level}; train/val loss gap {gap:.1f}% "
+            f"(train {v['train_loss']:.4f}, val {v['val_loss']:.4f})"
+        )
     return lines
 
 
 def failure_section(m: dict, failures: list[dict], top: int = 10) -> list[str]:
     f = m["failures"]
-    lines = [f"{f['count']} of {m['n_evaluated']} samples miss by more than {f['threshold']:g} px "
-             f"({f['unexplained']} with no identified reason; a sample may have several).", ""]
+    lines = [
+        f"{f['count']} of {m['n_evaluated']} samples miss by more than {f['threshold']:g} px "
+        f"({f['unexplained']} with no identified reason; a sample may have several).",
+        "",
+    ]
     lines += table(["Reason", "Count"], [[r, str(n)] for r, n in f["by_reason"].items()])
     if failures:
         lines += ["", f"Worst {min(top, len(failures))}:", ""]
-        lines += table(["File", "Type", "Error", "Reasons"],
-                       [[x["file"], x["sample_type"], px(x["error"]), ", ".join(x["reasons"]) or "—"]
-                        for x in failures[:top]])
+        lines += table(
+            ["File", "Type", "Error", "Reasons"],
+            [
+                [x["file"], x["sample_type"], px(x["error"]), ", ".join(x["reasons"]) or "—"]
+                for x in failures[:top]
+            ],
+        )
     return lines
 
 
 # ----------------------------------------------------------------------------- assembly
 def find_history(results: Path, metrics: dict, run: str | None) -> tuple[dict | None, str]:
     """history.json from --run, else beside the checkpoint, else the config's save_dir."""
-    candidates = [Path(run)] if run else [Path(metrics["checkpoint"]).parent, Path(metrics["run_dir"])]
+    candidates = (
+        [Path(run)] if run else [Path(metrics["checkpoint"]).parent, Path(metrics["run_dir"])]
+    )
     for c in candidates:
         path = c / "history.json" if c.suffix != ".json" else c
         if path.is_file():
@@ -132,7 +182,9 @@ def find_history(results: Path, metrics: dict, run: str | None) -> tuple[dict | 
     return None, " or ".join(str(c) for c in candidates)
 
 
-def write_report(results: str | Path, run: str | None = None, lang: str = "en", dpi: int = plots.DPI) -> Path:
+def write_report(
+    results: str | Path, run: str | None = None, lang: str = "en", dpi: int = plots.DPI
+) -> Path:
     """Draw the figures and write evaluation_report.md into ``results``."""
     results = Path(results)
     m = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
@@ -141,19 +193,47 @@ def write_report(results: str | Path, run: str | None = None, lang: str = "en", 
     lang = plots.setup_style(lang)
     figures = {}
     if history is not None:
-        figures["training_curves"] = plots.training_curves(history, results / "training_curves.png", lang, dpi)
+        figures["training_curves"] = plots.training_curves(
+            history, results / "training_curves.png", lang, dpi
+        )
     figures.update(plots.plot_results(results, lang=lang, dpi=dpi))
-    lines = ["# Model evaluation report (模型评估报告)", "",
-             f"Checkpoint `{m['checkpoint']}` (epoch {m['epoch']}, {m['model']}, input {m['input_size']}) on "
-             f"`{m['data']}` ({m['format']}): {m['n_evaluated']} images scored, {m['n_skipped']} skipped.", "",
-             "## Basic metrics (基础指标)", "", *basic_metrics(m), "",
-             "## Components (分项指标)", "", *component_table(m), "",
-             "## Difficult samples (困难样本表现)", "", *difficult_table(m["per_sample_type"], "Sample type"), "",
-             *difficult_table(m["per_mode"], "Captcha form"), "",
-             "## Training (训练过程)", "", *training_summary(history, source), "",
-             "## Failure analysis (失败案例分析)", "", *failure_section(m, failures), ""]
+    lines = [
+        "# Model evaluation report (模型评估报告)",
+        "",
+        f"Checkpoint `{m['checkpoint']}` (epoch {m['epoch']}, {m['model']}, "
+        f"input {m['input_size']}) on `{m['data']}` ({m['format']}): "
+        f"{m['n_evaluated']} images scored, {m['n_skipped']} skipped.",
+        "",
+        "## Basic metrics (基础指标)",
+        "",
+        *basic_metrics(m),
+        "",
+        "## Components (分项指标)",
+        "",
+        *component_table(m),
+        "",
+        "## Difficult samples (困难样本表现)",
+        "",
+        *difficult_table(m["per_sample_type"], "Sample type"),
+        "",
+        *difficult_table(m["per_mode"], "Captcha form"),
+        "",
+        "## Training (训练过程)",
+        "",
+        *training_summary(history, source),
+        "",
+        "## Failure analysis (失败案例分析)",
+        "",
+        *failure_section(m, failures),
+        "",
+    ]
     if m["skipped"]:
-        lines += ["## Skipped files", "", *(f"- `{s['file']}`: {s['reason']}" for s in m["skipped"]), ""]
+        lines += [
+            "## Skipped files",
+            "",
+            *(f"- `{s['file']}`: {s['reason']}" for s in m["skipped"]),
+            "",
+        ]
     lines += ["## Figures", ""]
     for name, path in figures.items():
         lines += [f"![{name.replace('_', ' ')}]({path.name})", ""]
@@ -161,9 +241,15 @@ def write_report(results: str | Path, run: str | None = None, lang: str = "en", 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", required=True, help="evaluation folder written by `evaluate` (results/<name>)")
-    p.add_argument("--run", help="training run folder with history.json (default: the checkpoint's folder)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="figure labels (zh needs a CJK font)")
+    p.add_argument(
+        "--results", required=True, help="evaluation folder written by `evaluate` (results/<name>)"
+    )
+    p.add_argument(
+        "--run", help="training run folder with history.json (default: the checkpoint's folder)"
+    )
+    p.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="figure labels (zh needs a CJK font)"
+    )
     p.add_argument("--dpi", type=int, default=plots.DPI)
 
 
