@@ -5,10 +5,10 @@ Uploads are bounded twice: the request's Content-Length before the body is parse
 file's bytes and header pixel count before decoding (:mod:`slidercaptcha.inference.images`).
 Errors are JSON ``{"error": ...}`` with a 4xx status; unexpected failures are logged here
 and answered with a bare 500, never a stack trace.
+
+No ``from __future__ import annotations`` here: FastAPI must see the real UploadFile type
+of the endpoint parameters, which are imported inside :func:`create_app`.
 """
-
-from __future__ import annotations
-
 import logging
 
 from slidercaptcha.inference.images import (

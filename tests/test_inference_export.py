@@ -1,0 +1,137 @@
+"""Export and backends: ONNX FP32 parity with PyTorch, FP16/INT8 files, model-file discovery."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from slidercaptcha.inference import SliderSolver
+from slidercaptcha.inference.backends import (
+    ModelNotFoundError,
+    OnnxBackend,
+    TorchBackend,
+    create_backend,
+    load_torch_model,
+)
+from slidercaptcha.inference.export import export, size_mb
+from slidercaptcha.inference.samples import generated_captchas, random_checkpoint
+from slidercaptcha.preprocess import preprocess
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    ckpt = random_checkpoint(root / "model.pth")
+    calibration = [c.image for c in generated_captchas(2, seed=21)]  # few: calibration time dominates
+    return {"pth": ckpt, "onnx": export(ckpt, "onnx"), "fp16": export(ckpt, "onnx-fp16"),
+            "int8": export(ckpt, "onnx-int8", calibration=calibration)}
+
+
+def inputs(n: int = 2, seed: int = 30) -> np.ndarray:
+    return np.stack([preprocess(c.image)[0] for c in generated_captchas(n, seed=seed)])
+
+
+def test_onnx_fp32_matches_torch(files):
+    x = inputs()
+    ref = TorchBackend(load_torch_model(files["pth"])[0])(x)
+    out = OnnxBackend(files["onnx"])(x)
+    assert set(out) == set(ref)
+    for key in ref:
+        assert torch.allclose(out[key], ref[key], atol=1e-4), key
+
+
+def test_dynamic_batch_and_metadata(files):
+    backend = OnnxBackend(files["int8"])
+    assert backend(inputs(3))["heatmap_gap"].shape == (3, 1, 64, 128)
+    assert backend.metadata["precision"] == "int8"
+    assert backend.metadata["variant"] == "lite-hrnet-18-fpn-s"
+
+
+def test_sizes_shrink_with_precision(files):
+    fp32, fp16, int8 = (size_mb(files[k]) for k in ("onnx", "fp16", "int8"))
+    assert fp16 == pytest.approx(fp32 / 2, rel=0.1)
+    assert int8 < 0.45 * fp32
+
+
+def test_reduced_precision_outputs_stay_close(files):
+    """Values, not decoded points: an untrained model's heatmap is flat, so its argmax is noise."""
+    x = inputs()
+    ref = OnnxBackend(files["onnx"])(x)
+    for key, tol in (("fp16", 1e-2), ("int8", 5e-2)):
+        out = OnnxBackend(files[key])(x)
+        for name in ("heatmap_gap", "heatmap_slider", "offset_gap", "offset_slider"):
+            assert (out[name] - ref[name]).abs().max() < tol, (key, name)
+
+
+def test_auto_backend_prefers_onnx(files, tmp_path):
+    (tmp_path / "best_model.pth").write_bytes(files["pth"].read_bytes())
+    assert isinstance(create_backend(tmp_path), TorchBackend)
+    (tmp_path / "model.onnx").write_bytes(files["onnx"].read_bytes())
+    assert isinstance(create_backend(tmp_path), OnnxBackend)
+    assert isinstance(create_backend(tmp_path, backend="torch"), TorchBackend)
+    with pytest.raises(ModelNotFoundError):
+        create_backend(files["onnx"], backend="torch")
+
+
+def test_packaged_layout_safetensors(files, tmp_path):
+    """default.safetensors (FP16) + default.json: the layout the package ships."""
+    from safetensors.torch import save_file
+
+    model, variant = load_torch_model(files["pth"])
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    save_file(state, str(tmp_path / "default.safetensors"))
+    (tmp_path / "default.json").write_text(json.dumps({"variant": variant, "angle_head": True}))
+    x = inputs(1)
+    out = SliderSolver.load(tmp_path).backend(x)["heatmap_gap"]
+    assert torch.allclose(out, TorchBackend(model)(x)["heatmap_gap"], atol=1e-2)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no model"):
+        SliderSolver.load(tmp_path)
+
+
+def test_export_cli(files, tmp_path, capsys):
+    from slidercaptcha.cli import main
+
+    assert main(["export", "--checkpoint", str(files["pth"]), "--format", "onnx", "--output",
+                 str(tmp_path / "m.onnx")]) == 0
+    assert "spec 12.53 MB" in capsys.readouterr().out and (tmp_path / "m.onnx").is_file()
+
+
+def test_predict_cli_json(files, tmp_path, capsys):
+    from PIL import Image
+
+    from slidercaptcha.cli import main
+
+    path = tmp_path / "c.png"
+    Image.fromarray(generated_captchas(1, seed=2)[0].image).save(path)
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    rc = main(["predict", str(path), str(tmp_path / "junk.png"), "--checkpoint", str(files["onnx"]), "--json",
+               "--visualize", str(tmp_path / "fig.png")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 1 and len(lines) == 2
+    assert set(lines[0]) >= {"gap", "slider", "distance", "gap_confidence", "timing"}
+    assert "not a recognised image" in lines[1]["error"]
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt, tol", [("onnx-fp16", 1.0), ("onnx-int8", 3.0)])
+def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
+    """Decoded points of FP16/INT8 within 1/3 px of FP32 on a trained model (the packaged one)."""
+    from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
+
+    weights = PACKAGE_WEIGHTS / "default.safetensors"
+    if not weights.is_file():
+        pytest.skip("no packaged trained model yet: a random model has no peaks to compare")
+    images = [c.image for c in generated_captchas(16, seed=40)]
+    ref = SliderSolver.load(weights, backend="torch").solve_batch(images)
+    out = SliderSolver.load(export(weights, fmt, tmp_path / "m.onnx")).solve_batch(images)
+    for a, b in zip(ref, out, strict=True):
+        assert np.hypot(a.gap[0] - b.gap[0], a.gap[1] - b.gap[1]) <= tol
+        if a.slider is not None and b.slider is not None:
+            assert np.hypot(a.slider[0] - b.slider[0], a.slider[1] - b.slider[1]) <= tol
