@@ -9,13 +9,13 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
+from test_inference_solver import bad_inputs  # noqa: E402
 
 from slidercaptcha.inference import SliderSolver  # noqa: E402
 from slidercaptcha.inference.export import export  # noqa: E402
 from slidercaptcha.inference.images import ImageLimits  # noqa: E402
 from slidercaptcha.inference.samples import generated_captchas, random_checkpoint  # noqa: E402
 from slidercaptcha.inference.server import create_app  # noqa: E402
-from test_inference_solver import bad_inputs  # noqa: E402
 
 
 def png(array) -> bytes:
