@@ -270,6 +270,7 @@ def error_matrix(
         ax=ax,
     )
     ax.set(title=t["matrix_title"], xlabel=t["range_axis"], ylabel=t["type_axis"])
+    ax.tick_params(axis="y", labelrotation=0)
     return _save(fig, path, dpi)
 
 
@@ -312,15 +313,12 @@ def worst_predictions(
         ax.axis("off")
     for ax, i in zip(axes.flat, order, strict=False):
         ax.imshow(load_rgb(root / pred["file"][i]))
-        ax.plot(pred["gap_x"][i], pred["gap_y"][i], "o", mfc="none", mec="lime", ms=12, mew=2)
-        ax.plot(pred["pred_gap_x"][i], pred["pred_gap_y"][i], "x", color="red", ms=12, mew=2)
+        mark = {"ms": 12, "mew": 2, "clip_on": False}  # points at the border stay whole
+        ax.plot(pred["gap_x"][i], pred["gap_y"][i], "o", mfc="none", mec="lime", **mark)
+        ax.plot(pred["pred_gap_x"][i], pred["pred_gap_y"][i], "x", color="red", **mark)
         if pred["has_slider"][i]:
-            ax.plot(
-                pred["slider_x"][i], pred["slider_y"][i], "s", mfc="none", mec="lime", ms=12, mew=2
-            )
-            ax.plot(
-                pred["pred_slider_x"][i], pred["pred_slider_y"][i], "+", color="red", ms=14, mew=2
-            )
+            ax.plot(pred["slider_x"][i], pred["slider_y"][i], "s", mfc="none", mec="lime", **mark)
+            ax.plot(pred["pred_slider_x"][i], pred["pred_slider_y"][i], "+", color="red", **mark)
         ax.set_title(
             f"{pred['file'][i]} | {type_name(pred['sample_type'][i], lang)} | "
             f"{t['worst'].format(e=pred['error'][i])}",
