@@ -150,7 +150,11 @@ class LiteHRNet18FPN(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        # After the global init, so nothing overwrites it: sigmoid(b) = prior (CenterNet).
+        # Prediction layers start near zero (as in CenterNet): a fan-out init on a 1-channel
+        # output would give logits of ±10 and saturate the sigmoid. Then, after every other
+        # init so nothing overwrites it, the heatmap bias: sigmoid(b) = prior.
+        for head in self.head.children():
+            nn.init.normal_(head[-1].weight, std=1e-3)
         bias = -math.log((1 - HEATMAP_PRIOR) / HEATMAP_PRIOR)  # -2.197
         for head in (self.head.gap, self.head.slider):
             nn.init.constant_(head[-1].bias, bias)

@@ -55,3 +55,14 @@ def broadcast_flag(flag: bool, device: torch.device) -> bool:
 def cleanup() -> None:
     if active():
         dist.destroy_process_group()
+
+
+def sync_buffers(model: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BN running statistics) to every rank.
+
+    DDP keeps parameters identical, but each rank's last forward updates its own BN
+    statistics; syncing at epoch end makes every rank hold the model rank 0 saves.
+    """
+    if active():
+        for buf in model.buffers():
+            dist.broadcast(buf, 0)

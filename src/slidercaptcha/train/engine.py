@@ -71,12 +71,14 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def build_datasets(cfg: Config):
     from slidercaptcha.data.dataset import ManifestDataset, SyntheticDataset
+    from slidercaptcha.data.render import EffectProbs
 
     size = tuple(cfg.model.input_size)
     aug = cfg.training.augmentation if cfg.training.augmentation.enabled else None
     if cfg.data.on_the_fly:
         train_set = SyntheticDataset(cfg.data.generator, aug, cfg.data.samples_per_epoch, cfg.training.seed,
-                                     cfg.data.backgrounds, input_size=size, effects=cfg.training.augmentation)
+                                     cfg.data.backgrounds, input_size=size,
+                                     probs=EffectProbs.from_augmentation(cfg.training.augmentation))
     else:
         train_set = ManifestDataset(cfg.data.train_manifest, size, aug, cfg.training.seed)
     val_set = ManifestDataset(cfg.data.val_manifest, size, None, cfg.training.seed)
@@ -261,6 +263,8 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
                 before = [q.detach().clone() for q in model.parameters()] if (log_step and main) else None
                 scaler.step(optimizer)
                 scaler.update()
+                if main and state["step_in_epoch"] + 1 == steps_per_epoch and epoch % cfg.logging.histogram_interval == 0:
+                    tb.add_histograms(writer, model, epoch)  # before zero_grad: gradients still there
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
                 state["global_step"] += 1
@@ -286,6 +290,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
                     saver.save("last.pth", snapshot())
                     last_save = time.monotonic()
             bar.close()
+            dist.sync_buffers(model)
             state["train_seconds"] += time.perf_counter() - t0
 
             # ---- end of epoch: reduce, validate, save, log
@@ -315,8 +320,6 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
                 write_history(saver.dir / "history.json", cfg, state)
                 tb.add_epoch_scalars(writer, state["global_step"], train_loss, record.get("val_loss"),
                                      record.get("val_metrics"))
-                if epoch % cfg.logging.histogram_interval == 0:
-                    tb.add_histograms(writer, model, epoch)
                 writer.flush()
                 log.info(epoch_line(epoch, tc.num_epochs, record))
     except Interrupted:
@@ -338,7 +341,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
             writer.close()
         dist.cleanup()
     return {"epochs": state["epoch"], "best_mae": state["best_mae"], "best_epoch": state["best_epoch"],
-            "history": state["history"], "checkpoint_dir": str(Path(cfg.checkpoints.save_dir))}
+            "history": state["history"], "checkpoint_dir": str(Path(cfg.checkpoints.save_dir)), "model": model}
 
 
 def validate(cfg: Config, model, loader, device, writer, epoch: int, main: bool) -> dict:
