@@ -9,7 +9,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
-from test_inference_solver import bad_inputs  # noqa: E402
+from images import bad_inputs  # noqa: E402
 
 from slidercaptcha.inference import SliderSolver  # noqa: E402
 from slidercaptcha.inference.export import export  # noqa: E402

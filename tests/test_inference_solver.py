@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 import torch
+from images import bad_inputs, png_bytes
 from PIL import Image
 
 from slidercaptcha.inference import ImageError, ImageTooLargeError, SliderSolver
@@ -24,29 +23,6 @@ def solver(tmp_path_factory):
 
     path = random_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pth")
     return SliderSolver.load(export(path, "onnx"), threads=2)
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def huge_png_header(width: int = 20000, height: int = 20000) -> bytes:
-    """A tiny PNG whose IHDR claims ``width × height`` RGB (the pixel data is a stub)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + _chunk(b"IEND", b""))
-
-
-def bad_inputs() -> dict[str, bytes]:
-    image = (np.random.default_rng(0).random((120, 240, 3)) * 255).astype(np.uint8)
-    return {"not an image": b"hello, this is text", "empty": b"", "20000x20000": huge_png_header(),
-            "truncated": png_bytes(image)[:400]}
 
 
 def same(a, b) -> None:
@@ -128,6 +104,7 @@ class OracleBackend:
     """Stands in for a model: heatmap peaks planted at given canvas points (for the piece test)."""
 
     description = kind = "oracle"
+    input_size = (256, 512)
 
     def __init__(self):
         self.peaks: list[tuple[float, float, float]] = []  # canvas x, y, score

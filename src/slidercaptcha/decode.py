@@ -24,8 +24,8 @@ def _peak_in_rows(heatmap: torch.Tensor, rows: torch.Tensor | None) -> tuple[tor
     return idx, score
 
 
-def _point(idx: torch.Tensor, offset: torch.Tensor, width: int) -> torch.Tensor:
-    """Flat cell index [B] + offset map [B,2,h,w] → canvas (x, y) [B,2]."""
+def points_at(idx: torch.Tensor, offset: torch.Tensor, width: int) -> torch.Tensor:
+    """Flat cell indices [B] + offset maps [B,2,h,w] → canvas (x, y) [B,2] (cell + sub-cell offset)."""
     off = offset.flatten(2).gather(2, idx[:, None, None].expand(-1, 2, 1))[:, :, 0]
     cell = torch.stack([idx % width, idx // width], dim=1).to(off.dtype)
     return grid_to_canvas(cell + off)
@@ -65,8 +65,8 @@ def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Te
 
     gap_idx, gap_score = _peak_in_rows(hm_gap, gap_rows)
     slider_idx, slider_score = _peak_in_rows(hm_slider, slider_rows)
-    gap = to_original(_point(gap_idx, outputs["offset_gap"], width), boxes)
-    slider = to_original(_point(slider_idx, outputs["offset_slider"], width), boxes)
+    gap = to_original(points_at(gap_idx, outputs["offset_gap"], width), boxes)
+    slider = to_original(points_at(slider_idx, outputs["offset_slider"], width), boxes)
     result = {"gap": gap, "slider": slider, "gap_score": gap_score, "slider_score": slider_score,
               "distance": gap[:, 0] - slider[:, 0]}
     if "angle" in outputs:

@@ -1,4 +1,6 @@
-"""Model runners with one interface: float32 batch [B,4,256,512] → dict of output tensors.
+"""Model runners with one interface: float32 batch [B,4,H,W] → dict of output tensors.
+
+Each backend knows the canvas size ``input_size`` (H, W) its model was trained at.
 
 Both backends return CPU torch tensors keyed by :data:`OUTPUT_NAMES`, so preprocessing and
 decoding (:mod:`slidercaptcha.preprocess`, :mod:`slidercaptcha.decode`) are shared.
@@ -38,6 +40,7 @@ class TorchBackend:
             torch.set_num_threads(threads)  # process-wide: torch has no per-model pool
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
+        self.input_size = model.input_size
         self.description = description
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
@@ -69,6 +72,7 @@ class OnnxBackend:
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), opts, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
+        self.input_size = tuple(self.session.get_inputs()[0].shape[2:4])  # exported with a fixed H, W
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.description = f"onnx:{self.path.name}"
@@ -130,7 +134,8 @@ def load_safetensors_model(path: Path, variant: str | None = None) -> tuple[Lite
     variant = variant or meta.get("variant")
     if variant is None:
         raise ModelNotFoundError(f"{meta_path}: missing; it names the model variant (or pass variant=)")
-    model = build_model(variant, angle_head=bool(meta.get("angle_head", True)))
+    model = build_model(variant, angle_head=bool(meta.get("angle_head", True)),
+                        input_size=tuple(meta.get("input_size", (256, 512))))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
     model.load_state_dict(state)
     return model.eval(), variant

@@ -22,27 +22,14 @@ import numpy as np
 import onnx
 import torch
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-from torch import nn
 
-from slidercaptcha.model import OUTPUT_NAMES, LiteHRNet18FPN
-from slidercaptcha.preprocess import INPUT_SIZE, preprocess
+from slidercaptcha.model import OUTPUT_NAMES, LiteHRNet18FPN, TupleOutputs
+from slidercaptcha.preprocess import preprocess
 
 FORMATS = ("onnx", "onnx-fp16", "onnx-int8")
 SPEC_SIZES_MB = {"onnx": 12.53, "onnx-fp16": 6.27, "onnx-int8": 3.13}  # spec; MB = 2^20 bytes
 SUFFIXES = {"onnx": ".onnx", "onnx-fp16": "_fp16.onnx", "onnx-int8": "_int8.onnx"}
 OPSET = 17
-
-
-class _TupleOutputs(nn.Module):
-    """ONNX wants a fixed output order; the model returns a dict."""
-
-    def __init__(self, model: LiteHRNet18FPN):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x)
-        return tuple(out[k] for k in OUTPUT_NAMES if k in out)
 
 
 def size_mb(path: str | Path) -> float:
@@ -65,10 +52,10 @@ def export_onnx(model: LiteHRNet18FPN, path: str | Path, metadata: dict[str, str
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [k for k in OUTPUT_NAMES if k != "angle" or model.head.angle is not None]
-    dummy = torch.zeros(1, 4, *INPUT_SIZE)
+    dummy = torch.zeros(1, 4, *model.input_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-        torch.onnx.export(_TupleOutputs(model.eval()), (dummy,), str(path), input_names=["input"],
+        torch.onnx.export(TupleOutputs(model.eval()), (dummy,), str(path), input_names=["input"],
                           output_names=names, opset_version=opset, dynamo=False, do_constant_folding=True,
                           dynamic_axes={n: {0: "batch"} for n in ["input", *names]})
     update_metadata(path, precision="fp32", **(metadata or {}))
@@ -95,13 +82,14 @@ class _Reader(CalibrationDataReader):
         return None if batch is None else {"input": batch}
 
 
-def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray]) -> Path:
+def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray],
+                  input_size: tuple[int, int]) -> Path:
     """Static INT8 (QDQ, per-channel weights, MinMax activations) calibrated on ``images``."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not images:
         raise ValueError("INT8 calibration needs at least one image")
-    reader = _Reader(np.stack([preprocess(im)[0] for im in images]))
+    reader = _Reader(np.stack([preprocess(im, input_size)[0] for im in images]))
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
@@ -136,14 +124,36 @@ def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,
         if fmt == "onnx-fp16":
             return convert_fp16(fp32, output)
         images = calibration if calibration is not None else calibration_images(calibration_count)
-        return quantize_int8(fp32, output, images)
+        return quantize_int8(fp32, output, images, model.input_size)
+
+
+def package(checkpoint: str | Path, out_dir: str | Path, calibration_count: int = 64) -> list[Path]:
+    """The files ``SliderSolver.load()`` finds in a folder (the package ships them in weights/):
+    ``default.safetensors`` (EMA weights in FP16), ``default.json`` (how to build the model)
+    and ``default_int8.onnx`` (the fast CPU model)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from slidercaptcha.inference.backends import load_torch_model
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, variant = load_torch_model(checkpoint)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    save_file(state, str(out_dir / "default.safetensors"))
+    meta = {"variant": variant, "angle_head": model.head.angle is not None, "input_size": list(model.input_size),
+            "weights": "EMA, FP16", "source": Path(checkpoint).name}
+    (out_dir / "default.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    onnx_path = export(checkpoint, "onnx-int8", out_dir / "default_int8.onnx", calibration_count=calibration_count)
+    return [out_dir / "default.safetensors", out_dir / "default.json", onnx_path]
 
 
 # ----------------------------------------------------------------------------- CLI
 def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, help=".pth checkpoint or .safetensors weights")
-    parser.add_argument("--format", dest="formats", nargs="+", choices=FORMATS, default=["onnx"],
-                        help="one or more formats")
+    parser.add_argument("--format", dest="formats", nargs="+", choices=[*FORMATS, "package"], default=["onnx"],
+                        help="one or more formats; 'package' writes the solver's default.* files to --output")
     parser.add_argument("--output", help="output file (one format) or directory (several)")
     parser.add_argument("--calibration-images", nargs="*", default=None,
                         help="image files for INT8 calibration (default: generated captchas)")
@@ -164,6 +174,10 @@ def run(args) -> int:
 
     calibration = ([load_image(p) for p in args.calibration_images] if args.calibration_images else None)
     for fmt in args.formats:
+        if fmt == "package":
+            for path in package(args.checkpoint, args.output or "weights", args.calibration_count):
+                print(f"package    {path}  {size_mb(path):6.2f} MB")
+            continue
         path = export(args.checkpoint, fmt, _output_for(args, fmt), calibration, args.calibration_count)
         print(f"{fmt:10s} {path}  {size_mb(path):6.2f} MB  (spec {SPEC_SIZES_MB[fmt]:.2f} MB)")
     return 0

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from slidercaptcha.decode import to_original
-from slidercaptcha.grid import grid_to_canvas, valid_cells
+from slidercaptcha.decode import points_at, to_original
+from slidercaptcha.grid import valid_cells
 from slidercaptcha.inference.images import ImageError
 
 ALPHA_THRESHOLD = 127
@@ -83,10 +83,8 @@ def gap_candidates(heatmap: torch.Tensor, offset: torch.Tensor, box: torch.Tenso
     scores, idx = peaks.topk(min(k, peaks.numel()))
     keep = (scores >= min_score) | (torch.arange(len(scores)) == 0)
     scores, idx = scores[keep], idx[keep]
-    width = heatmap.shape[-1]
-    cells = torch.stack([idx % width, idx // width], dim=1).to(offset.dtype)
-    off = offset.flatten(1)[:, idx].T  # [n,2]
-    points = to_original(grid_to_canvas(cells + off), box[None].expand(len(idx), -1))
+    canvas = points_at(idx, offset[None].expand(len(idx), -1, -1, -1), heatmap.shape[-1])
+    points = to_original(canvas, box[None].expand(len(idx), -1))
     return Candidates(points.numpy(), scores.numpy(), idx.numpy())
 
 

@@ -100,7 +100,7 @@ class SliderSolver:
         """Load, letterbox and stack the images, then run the model once on the batch."""
         start = time.perf_counter()
         arrays = [load_image(img, color_order, self.limits) for img in images]
-        prepared = [preprocess(a) for a in arrays]
+        prepared = [preprocess(a, self.backend.input_size) for a in arrays]
         inputs = np.stack([p[0] for p in prepared])
         boxes = torch.from_numpy(np.stack([p[1].as_array() for p in prepared]))
         t_pre = _ms(start)

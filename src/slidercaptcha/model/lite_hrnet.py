@@ -130,8 +130,11 @@ class LiteHRNet18FPN(nn.Module):
 
     widths = (32, 64, 128, 256)
 
-    def __init__(self, in_channels: int = 4, separable: bool = False, angle_head: bool = True):
+    def __init__(self, in_channels: int = 4, separable: bool = False, angle_head: bool = True,
+                 input_size: tuple[int, int] = (256, 512)):
         super().__init__()
+        # Fully convolutional, but trained at one canvas size: inference letterboxes to it.
+        self.input_size = tuple(input_size)
         w = list(self.widths)
         self.stem = Stem(in_channels, w[0])
         self.stage2 = HRStage(w[:2], blocks=2, separable=separable, transition=True)
@@ -169,14 +172,31 @@ class LiteHRNet18FPN(nn.Module):
                 "Stage4": self.stage4, "LiteFPN": self.fpn, "DualHead": self.head}
 
 
-def build_model(variant: str = "lite-hrnet-18-fpn", in_channels: int = 4, angle_head: bool = True) -> LiteHRNet18FPN:
+class TupleOutputs(nn.Module):
+    """The model with its outputs as a tuple in :data:`OUTPUT_NAMES` order.
+
+    Graph tracing (TensorBoard) and ONNX export need a fixed sequence, not a dict.
+    """
+
+    def __init__(self, model: LiteHRNet18FPN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(x)
+        return tuple(out[k] for k in OUTPUT_NAMES if k in out)
+
+
+def build_model(variant: str = "lite-hrnet-18-fpn", in_channels: int = 4, angle_head: bool = True,
+                input_size: tuple[int, int] = (256, 512)) -> LiteHRNet18FPN:
     if variant not in VARIANTS:
         raise ValueError(f"unknown model variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    return LiteHRNet18FPN(in_channels, separable=VARIANTS[variant], angle_head=angle_head)
+    return LiteHRNet18FPN(in_channels, separable=VARIANTS[variant], angle_head=angle_head, input_size=input_size)
 
 
 def model_from_config(model_cfg) -> LiteHRNet18FPN:
-    return build_model(model_cfg.variant, model_cfg.input_channels, model_cfg.angle_head)
+    return build_model(model_cfg.variant, model_cfg.input_channels, model_cfg.angle_head,
+                       tuple(model_cfg.input_size))
 
 
-__all__ = ["LiteHRNet18FPN", "build_model", "model_from_config", "VARIANTS", "OUTPUT_NAMES"]
+__all__ = ["LiteHRNet18FPN", "TupleOutputs", "build_model", "model_from_config", "VARIANTS", "OUTPUT_NAMES"]

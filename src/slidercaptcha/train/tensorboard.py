@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
-from slidercaptcha.model import OUTPUT_NAMES  # noqa: E402
+from slidercaptcha.model import TupleOutputs  # noqa: E402
 
 CUSTOM_LAYOUT = {
     "训练监控": {
@@ -31,18 +31,6 @@ CUSTOM_LAYOUT = {
 }
 
 
-class _TupleOutput(nn.Module):
-    """The model returns a dict, which graph tracing cannot follow; expose a tuple instead."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x)
-        return tuple(out[k] for k in OUTPUT_NAMES if k in out)
-
-
 def new_writer(log_dir: str) -> SummaryWriter:
     writer = SummaryWriter(log_dir)
     writer.add_custom_scalars(CUSTOM_LAYOUT)
@@ -52,7 +40,7 @@ def new_writer(log_dir: str) -> SummaryWriter:
 def add_graph(writer: SummaryWriter, model: nn.Module, input_size: tuple[int, int]) -> None:
     was_training = model.training
     model.eval()
-    writer.add_graph(_TupleOutput(model), torch.zeros(1, 4, *input_size, device=next(model.parameters()).device))
+    writer.add_graph(TupleOutputs(model), torch.zeros(1, 4, *input_size, device=next(model.parameters()).device))
     model.train(was_training)
 
 
