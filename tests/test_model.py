@@ -69,6 +69,7 @@ def test_onnx_export_matches_pytorch(tmp_path):
 
     model = build_model("lite-hrnet-18-fpn").eval()
     path = export_onnx(model, tmp_path / "m.onnx")
+    assert not model.training  # export must leave the caller's model as it was
     assert OPSET >= 17 and onnx.load(str(path)).opset_import[0].version >= 17
     x = torch.rand(2, 4, 256, 512)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

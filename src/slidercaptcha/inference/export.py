@@ -55,7 +55,7 @@ def export_onnx(model: LiteHRNet18FPN, path: str | Path, metadata: dict[str, str
     dummy = torch.zeros(1, 4, *model.input_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-        torch.onnx.export(TupleOutputs(model.eval()), (dummy,), str(path), input_names=["input"],
+        torch.onnx.export(TupleOutputs(model).eval(), (dummy,), str(path), input_names=["input"],
                           output_names=names, opset_version=opset, dynamo=False, do_constant_folding=True,
                           dynamic_axes={n: {0: "batch"} for n in ["input", *names]})
     update_metadata(path, precision="fp32", **(metadata or {}))

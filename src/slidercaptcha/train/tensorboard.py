@@ -40,7 +40,7 @@ def new_writer(log_dir: str) -> SummaryWriter:
 def add_graph(writer: SummaryWriter, model: nn.Module, input_size: tuple[int, int]) -> None:
     was_training = model.training
     model.eval()
-    writer.add_graph(TupleOutputs(model), torch.zeros(1, 4, *input_size, device=next(model.parameters()).device))
+    writer.add_graph(TupleOutputs(model).eval(), torch.zeros(1, 4, *input_size, device=next(model.parameters()).device))
     model.train(was_training)
 
 
