@@ -15,7 +15,7 @@ import numpy as np
 
 THRESHOLDS = (3, 5, 10)
 TARGETS = {"mae": 5.0, "accuracy@5px": 98.0, "accuracy@3px": 85.0, "accuracy@10px": 99.5,
-           "gap_mae": 5.0, "slider_mae": 5.0, "angle_error": 2.0}
+           "gap_mae": 5.0, "slider_mae": 5.0, "angle_error": 2.0, "inference_ms": 15.0}  # CPU, per image
 HIGHER_IS_BETTER = {"accuracy@3px", "accuracy@5px", "accuracy@10px"}
 
 

@@ -13,7 +13,6 @@ numerics of a checkpoint, not its quality. Exit status 1 when any check fails.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,11 @@ from torch.utils.data import DataLoader
 from slidercaptcha.checkpoint import load_model
 from slidercaptcha.config import Config
 from slidercaptcha.data.targets import build_targets
+from slidercaptcha.data.validate import validate_manifest
 from slidercaptcha.evaluation.evaluate import LabelledImages, readable
 from slidercaptcha.evaluation.labels import FORMATS, LabelRecord, manifest_file, read_labels
 from slidercaptcha.losses import compute_loss
+from slidercaptcha.train.gradients import large_gradients
 from slidercaptcha.train.validate import TARGET_KEYS
 
 GRAD_LIMIT = 100.0
@@ -44,12 +45,7 @@ def gradient_check(
     if not torch.isfinite(loss):
         return [f"loss is {loss.item()}"]
     loss.backward()
-    problems = []
-    for name, p in model.named_parameters():
-        if p.grad is not None:
-            norm = p.grad.norm().item()
-            if not norm <= limit:
-                problems.append(f"large gradient in {name}: {norm:.1f}")
+    problems = [f"large gradient in {name}: {norm:.1f}" for name, norm in large_gradients(model, limit)]
     model.zero_grad(set_to_none=True)
     model.eval()
     return problems
@@ -90,9 +86,7 @@ def data_check(data: Path, fmt: str) -> tuple[list[LabelRecord], list[str]]:
     """
     records, skipped, fmt = read_labels(data, fmt)
     records, unreadable = readable(records)
-    if fmt == "manifest" and importlib.util.find_spec("slidercaptcha.data.validate"):
-        from slidercaptcha.data.validate import validate_manifest
-
+    if fmt == "manifest":
         return records, validate_manifest(manifest_file(data))[0]
     problems = [f"{s.file}: {s.reason}" for s in skipped + unreadable]
     return records, problems + [p for r in records for p in label_problems(r)]

@@ -15,7 +15,6 @@ from slidercaptcha.evaluation import plots
 from slidercaptcha.metrics import TARGETS, meets_target
 from slidercaptcha.utils.io import atomic_write_text
 
-INFERENCE_MS_TARGET = 15.0  # DESIGN §7: CPU inference < 15 ms per image
 OVERFIT_LEVELS = (
     (0.0, "none (validation loss ≤ training loss)"),
     (10.0, "slight (< 10 %)"),
@@ -69,11 +68,11 @@ def basic_metrics(m: dict) -> list[str]:
         )
     ]
     ms = inf["model_ms_per_image"]
-    ok = ms < INFERENCE_MS_TARGET if inf["device"] == "cpu" else None
+    ok = ms < TARGETS["inference_ms"] if inf["device"] == "cpu" else None
     lines.append(
         f"- **Inference speed**: {ms:.2f} ms/image ({inf['device'].upper()}, "
         f"batch {inf['batch_size']}, {inf['threads']} threads, model only){mark(ok)} "
-        f"(target: <{INFERENCE_MS_TARGET:g} ms on CPU)"
+        f"(target: <{TARGETS['inference_ms']:g} ms on CPU)"
     )
     lines.append(
         f"- **Sliding distance error**: {px(o['distance_mae'])} "

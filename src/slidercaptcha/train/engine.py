@@ -36,6 +36,7 @@ from slidercaptcha.model import model_from_config
 from slidercaptcha.train import distributed as dist
 from slidercaptcha.train import tensorboard as tb
 from slidercaptcha.train.ema import ModelEMA
+from slidercaptcha.train.gradients import large_gradients
 from slidercaptcha.train.schedule import WarmupCosineRestarts
 from slidercaptcha.train.validate import TARGET_KEYS, metrics_of, predict_loader
 from slidercaptcha.utils.io import atomic_write_json
@@ -259,7 +260,8 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.gradient_clip or math.inf)
                 log_step = state["global_step"] % cfg.logging.log_every_steps == 0
                 if log_step or not math.isfinite(grad_norm.item()) or grad_norm.item() > tc.grad_norm_warn:
-                    warn_large_gradients(model, tc.grad_norm_warn)
+                    for name, norm in large_gradients(model, tc.grad_norm_warn):
+                        log.warning("large gradient in %s: %.1f", name, norm)
                 before = [q.detach().clone() for q in model.parameters()] if (log_step and main) else None
                 scaler.step(optimizer)
                 scaler.update()
@@ -361,15 +363,6 @@ def validate(cfg: Config, model, loader, device, writer, epoch: int, main: bool)
         tb.add_pr_curve(writer, pred["first"], epoch)
     return {"val_loss": val_loss, "val_mae": metrics["mae"], "val_acc_5px": metrics["accuracy@5px"],
             "val_acc_3px": metrics["accuracy@3px"], "val_metrics": metrics}
-
-
-def warn_large_gradients(model: torch.nn.Module, limit: float) -> None:
-    """The spec's gradient check: name every parameter whose gradient norm exceeds ``limit``."""
-    for name, p in model.named_parameters():
-        if p.grad is not None:
-            norm = p.grad.norm().item()
-            if not norm <= limit:
-                log.warning("large gradient in %s: %.1f", name, norm)
 
 
 def update_ratio(before: list[torch.Tensor] | None, model: torch.nn.Module) -> float:
