@@ -141,8 +141,13 @@ class CheckpointWriter:
 
 
 # ----------------------------------------------------------------------------- training
-def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool = False) -> dict:
-    """Train as configured; returns the run summary (also in ``history.json``)."""
+def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool = False,
+          init_from: str | Path | None = None) -> dict:
+    """Train as configured; returns the run summary (also in ``history.json``).
+
+    resume_from: continue a run exactly (weights, optimiser, schedule, EMA, RNG, position).
+    init_from: start a new run from a checkpoint's weights (EMA when present): fine-tuning.
+    """
     rank, world, device = dist.setup(distributed)
     main = rank == 0
     log_path = setup_logging(cfg.logging.log_dir, main)
@@ -168,6 +173,9 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
     model = model_from_config(cfg.model).to(device)
     memory_format = torch.channels_last if tc.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
+    if init_from:
+        ckpt = ckpt_io.load_checkpoint(init_from)
+        model.load_state_dict(ckpt.get("ema_state_dict") or ckpt["model_state_dict"])
     opt = tc.optimizer
     optimizer = torch.optim.AdamW(param_groups(model, opt.weight_decay), lr=opt.lr, betas=tuple(opt.betas), eps=opt.eps)
     scheduler = WarmupCosineRestarts(optimizer, steps_per_epoch, tc.scheduler)
@@ -414,6 +422,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="config/training_config.yaml", help="YAML config (default: %(default)s)")
     p.add_argument("--resume_from", "--resume-from", help="checkpoint to resume from (e.g. checkpoints/1.1.0/last.pth)")
     p.add_argument("--resume", action="store_true", help="resume from last.pth of the configured save_dir")
+    p.add_argument("--init_from", "--init-from", help="start from a checkpoint's weights (fine-tuning); new optimiser and schedule")
     p.add_argument("--amp", action="store_true", help="mixed precision (autocast; bf16, or fp16 + GradScaler)")
     p.add_argument("--amp_level", "--amp-level", choices=["O1"], help="accepted for the spec's command; O1 = autocast")
     p.add_argument("--distributed", action="store_true", help="DDP under torchrun (NCCL on GPU, gloo on CPU)")
@@ -427,7 +436,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     resume = args.resume_from or (Path(cfg.checkpoints.save_dir) / "last.pth" if args.resume else None)
     try:
-        summary = train(cfg, resume_from=resume, distributed=args.distributed)
+        summary = train(cfg, resume_from=resume, distributed=args.distributed, init_from=args.init_from)
     except TrainingError as err:
         log.error("%s", err)
         return 1
