@@ -1,0 +1,47 @@
+"""The model shipped in the package (src/slidercaptcha/weights/) solves generated captchas."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from slidercaptcha.cli import main as cli
+from slidercaptcha.inference import SliderSolver
+from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
+from slidercaptcha.inference.samples import generated_captchas
+from slidercaptcha.metrics import accuracy
+
+pytestmark = pytest.mark.skipif(not (PACKAGE_WEIGHTS / "default_int8.onnx").is_file(),
+                                reason="no model shipped in src/slidercaptcha/weights")
+
+
+def point_error(pred, x, y) -> float:
+    return float(np.hypot(pred[0] - x, pred[1] - y)) if pred is not None else np.inf
+
+
+@pytest.fixture(scope="module")
+def captchas():
+    return generated_captchas(60, seed=31337, mode="composite")  # a seed no training set used
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_shipped_model_accuracy_at_5px(captchas, backend):
+    solver = SliderSolver.load(backend=backend)
+    results = solver.solve_batch([c.image for c in captchas])
+    errors = np.array([(point_error(r.gap, c.record["gap_x"], c.record["gap_y"])
+                        + point_error(r.slider, c.record["slider_x"], c.record["slider_y"])) / 2
+                       for c, r in zip(captchas, results, strict=True)])
+    assert accuracy(errors, 5) >= 90.0, f"accuracy@5px {accuracy(errors, 5):.1f}% (errors {np.round(errors, 1)})"
+
+
+def test_predict_cli_gives_the_sliding_distance(captchas, tmp_path, capsys):
+    hits = 0
+    for i, c in enumerate(captchas[:10]):
+        path = tmp_path / f"{i}.png"
+        cv2.imwrite(str(path), c.image[:, :, ::-1])
+        assert cli(["predict", str(path), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        true_distance = c.record["gap_x"] - c.record["slider_x"]
+        hits += out["distance"] is not None and abs(out["distance"] - true_distance) < 5
+    assert hits >= 9
