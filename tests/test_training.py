@@ -1,5 +1,6 @@
 """Training engine: checkpoints, exact resume, interrupts, best-model selection, EMA, TensorBoard."""
 
+import json
 import os
 import signal
 import subprocess
@@ -40,9 +41,16 @@ def tiny_overrides(data: Path, out: Path, epochs: int = 2, **extra) -> list[str]
     return [f"{k}={v}" for k, v in sets.items()]
 
 
-def test_tiny_run_writes_checkpoints_log_and_tensorboard(tiny_data, tmp_path):
-    cfg = load_config("config/training_config.yaml", tiny_overrides(tiny_data, tmp_path))
-    summary = engine.train(cfg)
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
+    """Two short epochs with the spec config (small model and input to keep it quick)."""
+    out = tmp_path_factory.mktemp("run")
+    cfg = load_config("config/training_config.yaml", tiny_overrides(tiny_data, out))
+    return out, engine.train(cfg)
+
+
+def test_tiny_run_writes_checkpoints_log_and_tensorboard(tiny_run):
+    tmp_path, summary = tiny_run
     ckpt_dir = tmp_path / "ckpt"
     for name in ("epoch_001.pth", "epoch_002.pth", "best_model.pth", "last.pth", "config.yaml", "history.json"):
         assert (ckpt_dir / name).is_file(), name
@@ -81,6 +89,21 @@ def test_tiny_run_writes_checkpoints_log_and_tensorboard(tiny_data, tmp_path):
     assert tags["graph"]
     assert "custom_scalars__config__" in tags["tensors"]
     assert "PR_Curve" in tags["tensors"]
+
+
+def test_end_to_end_generate_train_evaluate_report(tiny_data, tiny_run):
+    run_dir, _ = tiny_run
+    results = run_dir / "results"
+    assert cli(["evaluate", "--checkpoint", str(run_dir / "ckpt" / "best_model.pth"), "--data",
+                str(tiny_data / "val.jsonl"), "--name", "e2e", "--out", str(results)]) == 0
+    assert cli(["report", "--results", str(results / "e2e"), "--run", str(run_dir / "ckpt"), "--dpi", "40"]) == 0
+    metrics = json.loads((results / "e2e" / "metrics.json").read_text())
+    n_val = sum(1 for _ in open(tiny_data / "val.jsonl"))
+    assert metrics["overall"]["n"] == n_val
+    report = (results / "e2e" / "evaluation_report.md").read_text()
+    assert f"{metrics['overall']['mae']:.2f}" in report
+    for png in ("training_curves.png", "error_distribution.png", "confusion_matrix.png", "worst_predictions.png"):
+        assert (results / "e2e" / png).stat().st_size > 0
 
 
 def _final_weights(path: Path) -> dict:

@@ -37,14 +37,20 @@ def to_original(xy: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return (xy - boxes[:, 2:4]) / boxes[:, 0:2]
 
 
+SLIDER_THRESHOLD = 0.3  # a slider peak below this: no piece drawn in the image (gap-only form)
+
+
 def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Tensor | None = None,
-           joint: bool = False, row_tolerance: int = 1) -> dict[str, torch.Tensor]:
+           joint: bool = False, row_tolerance: int = 1,
+           slider_threshold: float = SLIDER_THRESHOLD) -> dict[str, torch.Tensor]:
     """Decode gap and slider centres, confidences and the gap angle.
 
     outputs: the model's dict; boxes [B,≥4] letterbox parameters; mask [B,1,H,W] the input's
     padding mask (channel 4), or None to search every cell.
     joint: pick gap and slider rows together so they lie within ``row_tolerance`` cells of
     each other (true of nearly every real captcha), maximising the product of the two peaks.
+    Images whose best slider peak is below ``slider_threshold`` have no piece to align with
+    (gap-only form), so their gap is searched freely even when ``joint`` is set.
     Returns gap/slider [B,2] in original pixels, gap_score/slider_score [B] (peak values),
     distance [B] = gap_x − slider_x, and gap_angle [B] in degrees when the angle head exists.
     """
@@ -60,8 +66,9 @@ def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Te
         near_slider = F.max_pool1d(row_slider[:, None], k, 1, row_tolerance)[:, 0]
         best_row = (row_gap.clamp_min(0) * near_slider.clamp_min(0)).argmax(1)  # [B]
         rows = torch.arange(hm_gap.shape[1], device=hm_gap.device)[None]
-        gap_rows = rows == best_row[:, None]
-        slider_rows = (rows - best_row[:, None]).abs() <= row_tolerance
+        free = (hm_slider.flatten(1).amax(1) < slider_threshold)[:, None]  # [B,1]
+        gap_rows = (rows == best_row[:, None]) | free
+        slider_rows = ((rows - best_row[:, None]).abs() <= row_tolerance) | free
 
     gap_idx, gap_score = _peak_in_rows(hm_gap, gap_rows)
     slider_idx, slider_score = _peak_in_rows(hm_slider, slider_rows)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from slidercaptcha.decode import decode
+from slidercaptcha.decode import SLIDER_THRESHOLD, decode
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, create_backend
 from slidercaptcha.inference.images import (
     DEFAULT_LIMITS,
@@ -35,7 +35,6 @@ from slidercaptcha.inference.piece import (
 )
 from slidercaptcha.preprocess import preprocess, to_rgb
 
-SLIDER_THRESHOLD = 0.3
 HEAT_WEIGHT = 0.1  # piece matching decides; the heatmap only breaks near-ties (e.g. circles)
 
 
@@ -111,18 +110,16 @@ class SliderSolver:
     # ------------------------------------------------------------------------- decoding
     def _decode(self, batch: BatchOutput) -> list[dict]:
         """Joint-row decoding when a slider is visible; free gap decoding for gap-only images."""
-        free = decode(batch.outputs, batch.boxes, batch.mask, joint=False)
-        joint = decode(batch.outputs, batch.boxes, batch.mask, joint=True) if self.joint else free
+        dec = decode(batch.outputs, batch.boxes, batch.mask, joint=self.joint, slider_threshold=self.slider_threshold)
+        angle = dec.get("gap_angle")
         results = []
         for i in range(len(batch.images)):
-            has_slider = bool(free["slider_score"][i] >= self.slider_threshold)
-            src = joint if has_slider else free
-            angle = src.get("gap_angle")
+            has_slider = bool(dec["slider_score"][i] >= self.slider_threshold)
             results.append({
-                "gap": tuple(map(float, src["gap"][i])),
-                "slider": tuple(map(float, src["slider"][i])) if has_slider else None,
-                "gap_confidence": float(src["gap_score"][i]),
-                "slider_confidence": float(free["slider_score"][i]),
+                "gap": tuple(map(float, dec["gap"][i])),
+                "slider": tuple(map(float, dec["slider"][i])) if has_slider else None,
+                "gap_confidence": float(dec["gap_score"][i]),
+                "slider_confidence": float(dec["slider_score"][i]),
                 "gap_angle": None if angle is None else float(angle[i]),
             })
         return results
