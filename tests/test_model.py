@@ -67,7 +67,10 @@ def test_onnx_export_matches_pytorch(tmp_path):
 
     from slidercaptcha.inference.export import OPSET, export_onnx
 
+    torch.manual_seed(0)
     model = build_model("lite-hrnet-18-fpn").eval()
+    for head in model.head.children():  # trained heads are far from their 1e-3 init; near-zero
+        torch.nn.init.normal_(head[-1].weight, std=0.05)  # angle vectors would only measure round-off
     path = export_onnx(model, tmp_path / "m.onnx")
     assert not model.training  # export must leave the caller's model as it was
     assert OPSET >= 17 and onnx.load(str(path)).opset_import[0].version >= 17

@@ -230,13 +230,13 @@ def evaluate(
     overall = summarize(errors)
     root = data_root(Path(data))
     metrics = {
-        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint": str(checkpoint),
         "epoch": load_checkpoint(checkpoint).get("epoch"),
         "model": cfg.model.variant,
         "input_size": list(cfg.model.input_size),
         "run_dir": cfg.checkpoints.save_dir,
         "data": str(data),
-        "data_root": str(root.resolve()),
+        "data_root": str(root),
         "format": fmt,
         "joint_decode": joint,
         "n_found": found,
