@@ -1,6 +1,6 @@
 """The model shipped in the package (src/slidercaptcha/weights/) solves generated captchas.
 
-The floor below is what the shipped CPU-trained model measurably holds (83–85 % here), a
+The floor below is what the shipped CPU-trained model measurably holds (85 % here), a
 guard against regressions; the 90 % this test set should reach is not met yet (MODEL_CARD.md).
 """
 

@@ -17,11 +17,18 @@ def _masked(heatmap: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
 
 
 def _peak_in_rows(heatmap: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat index and score of the maximum of [B,h,w], optionally only in allowed rows [B,h]."""
+    """Flat index and score of the peak of [B,h,w], optionally only in allowed rows [B,h].
+
+    The peak is the maximum of the map smoothed by a 3×3 binomial kernel: a trained head can
+    saturate into a plateau of equal cells, where a plain argmax would take the plateau's
+    first (top-left) cell; the smoothed map peaks at the plateau's centre, and at a lone
+    spike's own cell. The score is the raw value there.
+    """
+    smooth = F.conv2d(F.pad(heatmap[:, None], (1, 1, 1, 1), mode="replicate"), _BINOMIAL.to(heatmap))[:, 0]
     if rows is not None:
-        heatmap = heatmap.masked_fill(~rows[:, :, None], -2.0)
-    score, idx = heatmap.flatten(1).max(dim=1)
-    return idx, score
+        smooth = smooth.masked_fill(~rows[:, :, None], -2.0)
+    idx = smooth.flatten(1).argmax(dim=1)
+    return idx, heatmap.flatten(1).gather(1, idx[:, None])[:, 0]
 
 
 def points_at(idx: torch.Tensor, offset: torch.Tensor, width: int) -> torch.Tensor:
@@ -37,6 +44,7 @@ def to_original(xy: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return (xy - boxes[:, 2:4]) / boxes[:, 0:2]
 
 
+_BINOMIAL = (torch.tensor([1.0, 2.0, 1.0])[:, None] * torch.tensor([1.0, 2.0, 1.0]))[None, None] / 16
 SLIDER_THRESHOLD = 0.3  # a slider peak below this: no piece drawn in the image (gap-only form)
 
 

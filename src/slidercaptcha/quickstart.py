@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     data = root / "data" / "quickstart"
     ckpt = root / "checkpoints" / "cpu_small"
     results = root / "results"
-    overrides = [f"training.num_epochs={args.epochs}", f"checkpoints.save_dir={ckpt}",
+    # One warm-up epoch, then one cosine cycle that ends with the run.
+    overrides = [f"training.num_epochs={args.epochs}", f"training.scheduler.T_0={max(1, args.epochs - 1)}",
+                 f"checkpoints.save_dir={ckpt}",
                  f"data.train_manifest={data / 'train.jsonl'}", f"data.val_manifest={data / 'val.jsonl'}",
                  f"logging.log_dir={root / 'logs'}", f"logging.tensorboard_dir={root / 'runs' / 'cpu_small'}"]
     sets = [a for o in overrides for a in ("--set", o)]
