@@ -200,3 +200,12 @@ def test_two_process_gloo_run_keeps_ranks_identical(tiny_data, tmp_path):
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert all(torch.equal(r0[k], r1[k]) for k in r0)
     assert (tmp_path / "ckpt" / "last.pth").is_file()
+
+
+def test_amp_bf16_autocast_trains_on_cpu(tiny_data, tmp_path):
+    cfg = load_config("config/training_config.yaml",
+                      tiny_overrides(tiny_data, tmp_path, epochs=1, **{"training.amp": "true"}))
+    engine.train(cfg)
+    ckpt = load_checkpoint(tmp_path / "ckpt" / "last.pth")
+    assert ckpt["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in ckpt["model_state_dict"].values() if v.is_floating_point())
