@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import socket
 import statistics
 import subprocess
@@ -21,8 +20,8 @@ from urllib.parse import urlparse
 
 import httpx
 import numpy as np
-from PIL import Image
 
+from slidercaptcha.inference.images import encode_png
 from slidercaptcha.inference.samples import generated_captchas
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -32,12 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def start_server(checkpoint: str, port: int, threads: int) -> subprocess.Popen:
@@ -105,7 +98,7 @@ def main() -> int:
         parser.error("only loopback URLs (127.0.0.1, localhost) are allowed")
     try:
         wait_healthy(url)
-        payloads = [png(c.image) for c in generated_captchas(16, seed=5)]
+        payloads = [encode_png(c.image) for c in generated_captchas(16, seed=5)]
         stats = asyncio.run(load(url, payloads, args.requests, args.concurrency))
     finally:
         if server is not None:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 
 import numpy as np
-from PIL import Image
 
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
+from slidercaptcha.inference.images import encode_png
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -30,4 +24,4 @@ def huge_png_header(width: int = 20000, height: int = 20000) -> bytes:
 def bad_inputs() -> dict[str, bytes]:
     image = (np.random.default_rng(0).random((120, 240, 3)) * 255).astype(np.uint8)
     return {"not an image": b"hello, this is text", "empty": b"", "20000x20000": huge_png_header(),
-            "truncated": png_bytes(image)[:400]}
+            "truncated": encode_png(image)[:400]}

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -13,15 +10,9 @@ from images import bad_inputs  # noqa: E402
 
 from slidercaptcha.inference import SliderSolver  # noqa: E402
 from slidercaptcha.inference.export import export  # noqa: E402
-from slidercaptcha.inference.images import ImageLimits  # noqa: E402
+from slidercaptcha.inference.images import ImageLimits, encode_png  # noqa: E402
 from slidercaptcha.inference.samples import generated_captchas, random_checkpoint  # noqa: E402
 from slidercaptcha.inference.server import create_app  # noqa: E402
-
-
-def png(array) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +28,11 @@ def test_health(client):
 
 def test_solve_generated_captcha(client):
     cap = generated_captchas(1, seed=8, mode="separate")[0]
-    r = client.post("/solve", files={"image": ("c.png", png(cap.image)), "piece": ("p.png", png(cap.piece))})
+    r = client.post("/solve", files={"image": ("c.png", encode_png(cap.image)), "piece": ("p.png", encode_png(cap.piece))})
     assert r.status_code == 200, r.text
     body = r.json()
     assert len(body["gap"]) == 2 and body["slider"] is not None and body["distance"] is not None
-    r = client.post("/solve", files={"image": ("c.png", png(cap.image))})
+    r = client.post("/solve", files={"image": ("c.png", encode_png(cap.image))})
     assert r.status_code == 200 and set(r.json()) >= {"gap", "gap_confidence", "timing"}
 
 

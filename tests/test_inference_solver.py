@@ -7,11 +7,11 @@ import io
 import numpy as np
 import pytest
 import torch
-from images import bad_inputs, png_bytes
+from images import bad_inputs
 from PIL import Image
 
 from slidercaptcha.inference import ImageError, ImageTooLargeError, SliderSolver
-from slidercaptcha.inference.images import load_image
+from slidercaptcha.inference.images import encode_png, load_image
 from slidercaptcha.inference.samples import generated_captchas, random_checkpoint
 from slidercaptcha.preprocess import preprocess
 
@@ -34,15 +34,15 @@ def same(a, b) -> None:
 def test_every_input_type_gives_the_same_answer(solver, tmp_path):
     rgb = generated_captchas(1, seed=3)[0].image
     path = tmp_path / "c.png"
-    path.write_bytes(png_bytes(rgb))
+    path.write_bytes(encode_png(rgb))
     ref = solver.solve(rgb)
-    for source, order in ((str(path), "RGB"), (path, "RGB"), (png_bytes(rgb), "RGB"), (Image.fromarray(rgb), "RGB"),
+    for source, order in ((str(path), "RGB"), (path, "RGB"), (encode_png(rgb), "RGB"), (Image.fromarray(rgb), "RGB"),
                           (rgb[:, :, ::-1].copy(), "BGR"), (np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]), "RGB"),
                           (np.dstack([rgb[:, :, ::-1], np.full(rgb.shape[:2], 255, np.uint8)]), "BGR")):
         same(solver.solve(source, color_order=order), ref)
     gray = rgb[:, :, 1].copy()
     same(solver.solve(gray), solver.solve(np.dstack([gray] * 3)))
-    same(solver.solve(png_bytes(gray)), solver.solve(gray))
+    same(solver.solve(encode_png(gray)), solver.solve(gray))
 
 
 def test_bgr_without_color_order_differs(solver):
@@ -96,7 +96,7 @@ def test_oversized_array_and_bytes_limits():
     with pytest.raises(ImageTooLargeError):
         load_image(np.zeros((100, 100, 3), np.uint8), limits=small)
     with pytest.raises(ImageTooLargeError):
-        load_image(png_bytes(np.zeros((40, 40, 3), np.uint8)) + b"\0" * 100, limits=small)
+        load_image(encode_png(np.zeros((40, 40, 3), np.uint8)) + b"\0" * 100, limits=small)
 
 
 # ----------------------------------------------------------------------------- separate piece

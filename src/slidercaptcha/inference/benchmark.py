@@ -8,7 +8,6 @@ and the model's share. Accuracy: FP16/INT8 decoded points vs FP32 on generated c
 
 from __future__ import annotations
 
-import io
 import json
 import statistics
 import tempfile
@@ -17,10 +16,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, load_torch_model
 from slidercaptcha.inference.export import export
+from slidercaptcha.inference.images import encode_png
 from slidercaptcha.inference.samples import generated_captchas, random_checkpoint
 from slidercaptcha.inference.solver import SliderSolver
 from slidercaptcha.model import VARIANTS
@@ -39,15 +38,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--samples", type=int, default=32, help="generated captchas for the accuracy check")
     parser.add_argument("--profile", action="store_true", help="ONNX Runtime per-operator profile (batch 1)")
     parser.add_argument("--json", default="benchmark_inference.json", help="where to write the results")
-
-
-def png_bytes(images: list[np.ndarray]) -> list[bytes]:
-    out = []
-    for image in images:
-        buf = io.BytesIO()
-        Image.fromarray(image).save(buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
 
 
 def time_calls(solver: SliderSolver, data: list[bytes], batch: int, calls: int) -> dict:
@@ -121,8 +111,8 @@ def format_row(row: dict) -> str:
 
 
 def run(args) -> int:
-    data = png_bytes([c.image for c in generated_captchas(8, seed=7)])
-    accuracy_set = png_bytes([c.image for c in generated_captchas(args.samples, seed=123)])
+    data = [encode_png(c.image) for c in generated_captchas(8, seed=7)]
+    accuracy_set = [encode_png(c.image) for c in generated_captchas(args.samples, seed=123)]
     results = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)

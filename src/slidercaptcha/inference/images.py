@@ -96,6 +96,13 @@ def decode_bytes(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str =
         raise ImageError(f"{label}: corrupt or truncated image ({err})") from None
 
 
+def encode_png(array: np.ndarray) -> bytes:
+    """An RGB/gray uint8 array as PNG bytes (what a client uploads; used by tests and benchmarks)."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def read_file(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
     """Read a file after checking its size, so a huge file is never read into memory."""
     path = Path(path)
