@@ -56,6 +56,24 @@ def test_sizes_shrink_with_precision(files):
     assert int8 < 0.45 * fp32
 
 
+def _sigmoids_requantised(path) -> int:
+    """How many Sigmoid outputs feed a QuantizeLinear (i.e. SiLU computed in INT8)."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    quantised_inputs = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    return sum(n.output[0] in quantised_inputs for n in graph.node if n.op_type == "Sigmoid")
+
+
+def test_int8_keeps_silu_float_unless_asked(files, tmp_path):
+    from slidercaptcha.inference.export import INT8_OPS
+
+    assert _sigmoids_requantised(files["int8"]) == 0
+    calibration = [c.image for c in generated_captchas(2, seed=21)]
+    all_ops = export(files["pth"], "onnx-int8", tmp_path / "all.onnx", calibration, int8_ops=[*INT8_OPS, "Sigmoid", "Mul"])
+    assert _sigmoids_requantised(all_ops) > 50
+
+
 def test_reduced_precision_outputs_stay_close(files):
     """Values, not decoded points: an untrained model's heatmap is flat, so its argmax is noise."""
     x = inputs()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, load_torch_model
-from slidercaptcha.inference.export import export
+from slidercaptcha.inference.export import INT8_OPS, export
 from slidercaptcha.inference.images import encode_png
 from slidercaptcha.inference.samples import generated_captchas, random_checkpoint
 from slidercaptcha.inference.solver import SliderSolver
@@ -37,6 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--samples", type=int, default=32, help="generated captchas for the accuracy check")
     parser.add_argument("--profile", action="store_true", help="ONNX Runtime per-operator profile (batch 1)")
+    parser.add_argument("--int8-ops", nargs="+", default=INT8_OPS, metavar="OP",
+                        help="operator types the INT8 model quantises (as in export)")
     parser.add_argument("--json", default="benchmark_inference.json", help="where to write the results")
 
 
@@ -56,11 +58,14 @@ def time_calls(solver: SliderSolver, data: list[bytes], batch: int, calls: int) 
 
 
 def point_errors(ref, other) -> dict:
-    """Mean and max distance (px) between two runs' decoded gap and slider points."""
+    """Mean and max distance (px) between two runs' decoded gap and slider points, and the
+    share of points within 1 px and within 3 px."""
     dists = [np.hypot(a.gap[0] - b.gap[0], a.gap[1] - b.gap[1]) for a, b in zip(ref, other, strict=True)]
     dists += [np.hypot(a.slider[0] - b.slider[0], a.slider[1] - b.slider[1])
               for a, b in zip(ref, other, strict=True) if a.slider is not None and b.slider is not None]
-    return {"mean_px": float(np.mean(dists)), "max_px": float(np.max(dists))}
+    dists = np.array(dists)
+    return {"mean_px": float(dists.mean()), "max_px": float(dists.max()),
+            "within_1px": float((dists <= 1).mean()), "within_3px": float((dists <= 3).mean())}
 
 
 def operator_profile(path: Path, data: list[bytes], threads: int, calls: int = 10, top: int = 8) -> list[dict]:
@@ -88,7 +93,8 @@ def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: li
         if backend == "torch-fp32":
             solvers[backend] = SliderSolver(TorchBackend(load_torch_model(ckpt)[0], threads=args.threads))
         else:
-            path = export(ckpt, ONNX_FORMATS[backend], tmp / f"{name}_{backend}.onnx", calibration=calibration)
+            path = export(ckpt, ONNX_FORMATS[backend], tmp / f"{name}_{backend}.onnx", calibration=calibration,
+                          int8_ops=args.int8_ops)
             solvers[backend] = SliderSolver(OnnxBackend(path, threads=args.threads))
         for batch in args.batch_sizes:
             calls = max(2, args.calls if batch == 1 else args.calls * 2 // batch)
@@ -98,7 +104,7 @@ def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: li
         decoded[backend] = solvers[backend].solve_batch(accuracy_set)
     reference = decoded.get("onnx-fp32") or decoded.get("torch-fp32")
     accuracy = {b: point_errors(reference, d) for b, d in decoded.items() if reference is not None}
-    result = {"rows": rows, "accuracy_vs_fp32": accuracy}
+    result = {"rows": rows, "accuracy_vs_fp32": accuracy, "int8_ops": list(args.int8_ops)}
     if args.profile:
         result["profile"] = {b: operator_profile(solvers[b].backend.path, data, args.threads)
                              for b in args.backends if b.startswith("onnx")}
@@ -123,7 +129,8 @@ def run(args) -> int:
     print("\naccuracy vs FP32 (decoded points, px):")
     for name, res in results.items():
         for backend, err in res["accuracy_vs_fp32"].items():
-            print(f"  {name:32s} {backend:11s} mean {err['mean_px']:.3f}  max {err['max_px']:.3f}")
+            print(f"  {name:32s} {backend:11s} mean {err['mean_px']:.3f}  max {err['max_px']:.3f}  "
+                  f"within 1 px {err['within_1px']:.1%}  within 3 px {err['within_3px']:.1%}")
         for backend, ops in res.get("profile", {}).items():
             print(f"  profile {name} {backend}: " + ", ".join(
                 f"{o['op']} {o['ms_per_image']:.1f}ms ({o['share']:.0%})" for o in ops))

@@ -87,9 +87,9 @@ class _Reader(CalibrationDataReader):
 
 
 def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray],
-                  input_size: tuple[int, int]) -> Path:
+                  input_size: tuple[int, int], ops: Sequence[str] = INT8_OPS) -> Path:
     """Static INT8 (QDQ, per-channel weights, MinMax activations) calibrated on ``images``;
-    only :data:`INT8_OPS` are quantised."""
+    only the operator types in ``ops`` are quantised."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not images:
@@ -100,7 +100,7 @@ def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray]
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=INT8_OPS)
+                        op_types_to_quantize=list(ops))
     update_metadata(dst, precision="int8")
     return Path(dst)
 
@@ -113,7 +113,8 @@ def calibration_images(count: int, seed: int = 1234) -> list[np.ndarray]:
 
 
 def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,
-           calibration: Sequence[np.ndarray] | None = None, calibration_count: int = 64) -> Path:
+           calibration: Sequence[np.ndarray] | None = None, calibration_count: int = 64,
+           int8_ops: Sequence[str] = INT8_OPS) -> Path:
     """Export one format from a checkpoint (.pth: EMA weights when present, or .safetensors)."""
     from slidercaptcha.inference.backends import load_torch_model
 
@@ -130,7 +131,7 @@ def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,
         if fmt == "onnx-fp16":
             return convert_fp16(fp32, output)
         images = calibration if calibration is not None else calibration_images(calibration_count)
-        return quantize_int8(fp32, output, images, model.input_size)
+        return quantize_int8(fp32, output, images, model.input_size, int8_ops)
 
 
 def package(checkpoint: str | Path, out_dir: str | Path, calibration_count: int = 64) -> list[Path]:
@@ -164,6 +165,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibration-images", nargs="*", default=None,
                         help="image files for INT8 calibration (default: generated captchas)")
     parser.add_argument("--calibration-count", type=int, default=64, help="generated calibration captchas")
+    parser.add_argument("--int8-ops", nargs="+", default=INT8_OPS, metavar="OP",
+                        help=f"ONNX operator types to quantise (default: {' '.join(INT8_OPS)}; "
+                             "add Sigmoid Mul to quantise SiLU too)")
 
 
 def _output_for(args, fmt: str) -> Path | None:
@@ -184,6 +188,7 @@ def run(args) -> int:
             for path in package(args.checkpoint, args.output or "weights", args.calibration_count):
                 print(f"package    {path}  {size_mb(path):6.2f} MB")
             continue
-        path = export(args.checkpoint, fmt, _output_for(args, fmt), calibration, args.calibration_count)
+        path = export(args.checkpoint, fmt, _output_for(args, fmt), calibration, args.calibration_count,
+                      args.int8_ops)
         print(f"{fmt:10s} {path}  {size_mb(path):6.2f} MB  (spec {SPEC_SIZES_MB[fmt]:.2f} MB)")
     return 0
