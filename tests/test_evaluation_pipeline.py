@@ -305,3 +305,24 @@ def test_generate_evaluate_report_end_to_end(tmp_path, run_dir, monkeypatch):
     res = tmp_path / "results" / "e2e"
     assert main(["report", "--results", str(res), "--dpi", "40"]) == 0
     check_outputs(res, 16)
+
+
+def test_separate_captchas_are_solved_with_their_piece(tmp_path, run_dir):
+    """evaluate scores separate-form captchas as the solver API solves them: with the piece."""
+    from slidercaptcha.checkpoint import load_model
+    from slidercaptcha.inference.backends import TorchBackend
+    from slidercaptcha.inference.solver import SliderSolver
+
+    assert main(["generate", "--num_images", "6", "--output_dir", str(tmp_path / "gen"), "--mode", "separate",
+                 "--enable_confusing_gaps", "--no_progress"]) == 0
+    ckpt = run_dir / "best_model.pth"
+    m = ev.evaluate(ckpt, tmp_path / "gen", tmp_path / "out")
+    plain = ev.evaluate(ckpt, tmp_path / "gen", tmp_path / "plain", use_pieces=False)
+    assert (m["pieces_used"], plain["pieces_used"]) == (6, 0)
+    rows = ev.read_predictions(tmp_path / "out" / "predictions.csv")
+    solver = SliderSolver(TorchBackend(load_model(ckpt)[0]))
+    manifest = [json.loads(line) for line in (tmp_path / "gen" / "manifest.jsonl").read_text().splitlines()]
+    for rec in manifest:
+        i = list(rows["file"]).index(rec["file"])
+        expected = solver.solve(tmp_path / "gen" / rec["file"], piece=tmp_path / "gen" / rec["piece_file"]).gap
+        assert (rows["pred_gap_x"][i], rows["pred_gap_y"][i]) == pytest.approx(expected, abs=1e-3)

@@ -217,6 +217,8 @@ def write_report(
         "",
         *difficult_table(m["per_mode"], "Captcha form"),
         "",
+        *([f"{m['pieces_used']} separate-form captchas were solved with their piece image, as "
+           "`SliderSolver.solve(image, piece=...)` does.", ""] if m.get("pieces_used") else []),
         "## Training (训练过程)",
         "",
         *training_summary(history, source),
