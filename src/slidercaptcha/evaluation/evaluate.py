@@ -206,14 +206,15 @@ def find_gaps_with_pieces(model, records: list[LabelRecord], pred: dict, root: P
     from slidercaptcha.inference.backends import TorchBackend
     from slidercaptcha.inference.solver import SliderSolver
 
-    solver = SliderSolver(TorchBackend(model))
-    used = 0
-    for k, i in enumerate(pred["index"].astype(int)):
-        piece = records[i].meta.get("piece_file")
-        if records[i].mode == "separate" and piece and (root / piece).is_file():
-            pred["pred_gap"][k] = solver.solve(records[i].file, piece=root / piece).gap
-            used += 1
-    return used
+    jobs = [(k, records[i].file, root / records[i].meta["piece_file"])
+            for k, i in enumerate(pred["index"].astype(int))
+            if records[i].mode == "separate" and records[i].meta.get("piece_file")
+            and (root / records[i].meta["piece_file"]).is_file()]
+    if jobs:
+        solver = SliderSolver(TorchBackend(model))
+        for k, image, piece in jobs:
+            pred["pred_gap"][k] = solver.solve(image, piece=piece).gap
+    return len(jobs)
 
 
 # ----------------------------------------------------------------------------- main flow
