@@ -9,9 +9,10 @@
   signed weights, unsigned activations calibrated on generated captchas (the data the
   model sees in use); ORT fuses QDQ into integer kernels at load time. u8 activations ×
   s8 weights is x86's fast (VNNI) path: signed activations measured 3-10× slower here.
-  SiLU (Sigmoid·Mul) stays in float, where ORT fuses it into one kernel: quantising it
-  too moved 10 % of decoded points by more than 3 px (vs 2 % in float) and ran as two
-  slower integer kernels (MODEL_CARD.md, "INT8").
+  SiLU (Sigmoid·Mul) stays in float, where ORT fuses it into one kernel: on the first
+  CPU-trained model, quantising it too moved 10 % of decoded points by more than 3 px
+  (2 % in float); on the shipped model both keep ~98 % within 3 px at the same speed
+  (MODEL_CARD.md). ``--int8-ops`` chooses.
 """
 
 from __future__ import annotations
