@@ -65,13 +65,11 @@ def _sigmoids_requantised(path) -> int:
     return sum(n.output[0] in quantised_inputs for n in graph.node if n.op_type == "Sigmoid")
 
 
-def test_int8_keeps_silu_float_unless_asked(files, tmp_path):
-    from slidercaptcha.inference.export import INT8_OPS
-
-    assert _sigmoids_requantised(files["int8"]) == 0
+def test_int8_ops_choose_what_is_quantised(files, tmp_path):
+    assert _sigmoids_requantised(files["int8"]) > 50  # SiLU in INT8 by default
     calibration = [c.image for c in generated_captchas(2, seed=21)]
-    all_ops = export(files["pth"], "onnx-int8", tmp_path / "all.onnx", calibration, int8_ops=[*INT8_OPS, "Sigmoid", "Mul"])
-    assert _sigmoids_requantised(all_ops) > 50
+    float_silu = export(files["pth"], "onnx-int8", tmp_path / "f.onnx", calibration, int8_ops=["Conv", "Add"])
+    assert _sigmoids_requantised(float_silu) == 0
 
 
 def test_reduced_precision_outputs_stay_close(files):
@@ -143,10 +141,10 @@ def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
 
     The bar is on the typical point (median) and on a share of points, not on every one:
     measured on the shipped model, FP16 keeps all points within 0.01 px, while INT8 keeps
-    86 % within 3 px and moves the rest by up to ~9 px (the issue asks for all within 3 px;
-    not met yet, see MODEL_CARD.md).
+    63 of these 64 within 3 px; on the other image INT8 picks a different gap candidate,
+    251 px away (the issue asks for all; see MODEL_CARD.md).
     """
-    share = {"onnx-fp16": 1.0, "onnx-int8": 0.85}[fmt]
+    share = {"onnx-fp16": 1.0, "onnx-int8": 0.95}[fmt]
     from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
 
     weights = PACKAGE_WEIGHTS / "default.safetensors"

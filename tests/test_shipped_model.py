@@ -1,7 +1,7 @@
 """The model shipped in the package (src/slidercaptcha/weights/) solves generated captchas.
 
-The floor below is what the shipped CPU-trained model measurably holds (85 % here), a
-guard against regressions; the 90 % this test set should reach is not met yet (MODEL_CARD.md).
+The floor is the issue's bar for this check; the shipped model measures 91.7 % here with
+both backends (MODEL_CARD.md).
 """
 
 import json
@@ -16,7 +16,7 @@ from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
 from slidercaptcha.inference.samples import generated_captchas
 from slidercaptcha.metrics import accuracy
 
-ACCURACY_FLOOR = 80.0  # % within 5 px on these 60 composite captchas
+ACCURACY_FLOOR = 90.0  # % within 5 px on these 60 composite captchas
 pytestmark = pytest.mark.skipif(not (PACKAGE_WEIGHTS / "default_int8.onnx").is_file(),
                                 reason="no model shipped in src/slidercaptcha/weights")
 

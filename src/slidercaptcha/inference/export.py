@@ -5,14 +5,12 @@
   left unfolded (+1 MB).
 - FP16: weights and activations in half precision, inputs/outputs kept float32, so the
   file is a drop-in replacement. Mainly for GPUs and size; ORT's CPU kernels are FP32.
-- INT8: static QDQ quantisation of the convolutions, additions and resizes: per-channel
-  signed weights, unsigned activations calibrated on generated captchas (the data the
-  model sees in use); ORT fuses QDQ into integer kernels at load time. u8 activations ×
-  s8 weights is x86's fast (VNNI) path: signed activations measured 3-10× slower here.
-  SiLU (Sigmoid·Mul) stays in float, where ORT fuses it into one kernel: on the first
-  CPU-trained model, quantising it too moved 10 % of decoded points by more than 3 px
-  (2 % in float); on the shipped model both keep ~98 % within 3 px at the same speed
-  (MODEL_CARD.md). ``--int8-ops`` chooses.
+- INT8: static QDQ quantisation, per-channel signed weights, unsigned activations
+  calibrated on generated captchas (the data the model sees in use); ORT fuses QDQ into
+  integer kernels at load time. u8 activations × s8 weights is x86's fast (VNNI) path:
+  signed activations measured 3-10× slower here. SiLU is quantised too (a table lookup
+  and an integer multiply): kept in float it costs a dequantise/quantise pair per block,
+  and batch-32 throughput halved. ``--int8-ops`` chooses the quantised operator types.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ FORMATS = ("onnx", "onnx-fp16", "onnx-int8")
 SPEC_SIZES_MB = {"onnx": 12.53, "onnx-fp16": 6.27, "onnx-int8": 3.13}  # spec; MB = 2^20 bytes
 SUFFIXES = {"onnx": ".onnx", "onnx-fp16": "_fp16.onnx", "onnx-int8": "_int8.onnx"}
 OPSET = 17
-INT8_OPS = ["Conv", "Add", "Resize", "Concat"]  # SiLU's Sigmoid and Mul stay float (module docstring)
+INT8_OPS = ["Conv", "Relu", "Add", "Mul", "Sigmoid", "Resize", "Concat"]  # Sigmoid·Mul is SiLU
 
 
 def size_mb(path: str | Path) -> float:
@@ -168,7 +166,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibration-count", type=int, default=64, help="generated calibration captchas")
     parser.add_argument("--int8-ops", nargs="+", default=INT8_OPS, metavar="OP",
                         help=f"ONNX operator types to quantise (default: {' '.join(INT8_OPS)}; "
-                             "add Sigmoid Mul to quantise SiLU too)")
+                             "without Sigmoid Mul, SiLU stays float)")
 
 
 def _output_for(args, fmt: str) -> Path | None:
