@@ -9,8 +9,9 @@
   calibrated on generated captchas (the data the model sees in use); ORT fuses QDQ into
   integer kernels at load time. u8 activations × s8 weights is x86's fast (VNNI) path:
   signed activations measured 3-10× slower here. SiLU is quantised too (a table lookup
-  and an integer multiply): kept in float it costs a dequantise/quantise pair per block,
-  and batch-32 throughput halved. ``--int8-ops`` chooses the quantised operator types.
+  and an integer multiply): kept in float it costs a dequantise/quantise pair per block
+  and halved batch-32 throughput, for no accuracy gain on the shipped model (MODEL_CARD.md).
+  ``--int8-ops`` chooses the quantised operator types.
 """
 
 from __future__ import annotations
