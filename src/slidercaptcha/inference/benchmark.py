@@ -57,13 +57,17 @@ def time_calls(solver: SliderSolver, data: list[bytes], batch: int, calls: int) 
             "model_ms": statistics.median(model_ms)}
 
 
-def point_errors(ref, other) -> dict:
-    """Mean and max distance (px) between two runs' decoded gap and slider points, and the
-    share of points within 1 px and within 3 px."""
+def point_distances(ref, other) -> np.ndarray:
+    """Distance (px) between two runs' decoded points: every gap, and every slider both found."""
     dists = [np.hypot(a.gap[0] - b.gap[0], a.gap[1] - b.gap[1]) for a, b in zip(ref, other, strict=True)]
     dists += [np.hypot(a.slider[0] - b.slider[0], a.slider[1] - b.slider[1])
               for a, b in zip(ref, other, strict=True) if a.slider is not None and b.slider is not None]
-    dists = np.array(dists)
+    return np.array(dists)
+
+
+def point_errors(ref, other) -> dict:
+    """Mean and max of :func:`point_distances`, and the share of points within 1 px and 3 px."""
+    dists = point_distances(ref, other)
     return {"mean_px": float(dists.mean()), "max_px": float(dists.max()),
             "within_1px": float((dists <= 1).mean()), "within_3px": float((dists <= 3).mean())}
 

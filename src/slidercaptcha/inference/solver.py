@@ -80,9 +80,9 @@ def _ms(start: float) -> float:
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Decode on one thread: its tensors are tiny, and a woken OpenMP team keeps spinning
-    after the last op, stealing the cores from the next ONNX Runtime call (measured: batch-1
-    latency 36 → 32 ms on 2 cores). OpenMP thread counts are per calling thread."""
+    """Decode on one torch thread, then restore the count. Its tensors are tiny, and an
+    OpenMP team woken by a parallel op keeps spinning after it, taking the cores from the
+    next ONNX Runtime call (compare ``benchmark-inference`` batch-1 latency with and without)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
