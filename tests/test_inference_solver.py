@@ -165,3 +165,26 @@ def test_full_size_layer_keeps_its_position():
 def test_transparent_piece_is_an_error(solver):
     with pytest.raises(ImageError, match="transparent"):
         solver.solve(generated_captchas(1, seed=1)[0].image, piece=np.zeros((40, 40, 4), np.uint8))
+
+
+def test_errors_vs_labels_scores_against_the_generator_labels():
+    """The benchmark's and the shipped-model test's scoring: exact points score 0, a missed
+    slider is never within reach, a gap-only captcha is scored on its gap alone."""
+    from slidercaptcha.inference.samples import errors_vs_labels
+    from slidercaptcha.inference.solver import SolveResult
+
+    composite, gap_only = generated_captchas(1, seed=5)[0], generated_captchas(1, seed=5, mode="gap-only")[0]
+    rec, rec_g = composite.record, gap_only.record
+
+    def result(gap, slider):
+        return SolveResult(gap=gap, slider=slider, distance=None, gap_confidence=1.0, slider_confidence=1.0,
+                           gap_angle=None)
+
+    exact = result((rec["gap_x"], rec["gap_y"]), (rec["slider_x"], rec["slider_y"]))
+    off = result((rec["gap_x"] + 6, rec["gap_y"] + 8), (rec["slider_x"], rec["slider_y"]))
+    missed = result((rec["gap_x"], rec["gap_y"]), None)
+    gap = result((rec_g["gap_x"] + 3, rec_g["gap_y"] + 4), None)
+    err = errors_vs_labels([composite, composite, composite, gap_only], [exact, off, missed, gap])["error"]
+    assert err[:2] == pytest.approx([0.0, 5.0])  # (10 px gap + 0 px slider) / 2
+    assert err[2] > 1e6
+    assert err[3] == pytest.approx(5.0)

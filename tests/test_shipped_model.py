@@ -13,16 +13,12 @@ import pytest
 from slidercaptcha.cli import main as cli
 from slidercaptcha.inference import SliderSolver
 from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
-from slidercaptcha.inference.samples import generated_captchas
+from slidercaptcha.inference.samples import errors_vs_labels, generated_captchas
 from slidercaptcha.metrics import accuracy
 
 ACCURACY_FLOOR = 90.0  # % within 5 px on these 60 composite captchas
 pytestmark = pytest.mark.skipif(not (PACKAGE_WEIGHTS / "default_int8.onnx").is_file(),
                                 reason="no model shipped in src/slidercaptcha/weights")
-
-
-def point_error(pred, x, y) -> float:
-    return float(np.hypot(pred[0] - x, pred[1] - y)) if pred is not None else np.inf
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +30,7 @@ def captchas():
 def test_shipped_model_accuracy_at_5px(captchas, backend):
     solver = SliderSolver.load(backend=backend)
     results = solver.solve_batch([c.image for c in captchas])
-    errors = np.array([(point_error(r.gap, c.record["gap_x"], c.record["gap_y"])
-                        + point_error(r.slider, c.record["slider_x"], c.record["slider_y"])) / 2
-                       for c, r in zip(captchas, results, strict=True)])
+    errors = errors_vs_labels(captchas, results)["error"]
     assert accuracy(errors, 5) >= ACCURACY_FLOOR, f"accuracy@5px {accuracy(errors, 5):.1f}% (errors {np.round(errors, 1)})"
 
 

@@ -2,7 +2,9 @@
 
 Each timed call is the user's path: PNG bytes → decode → letterbox → model → decode points.
 Reported per image: p50/p95 latency (a batch call's time divided by its size), images/s,
-and the model's share. Accuracy: FP16/INT8 decoded points vs FP32 on generated captchas.
+and the model's share. Accuracy on generated captchas: FP16/INT8 decoded points vs FP32,
+and each backend's accuracy@5px against the generator's labels (what a precision costs
+in solved captchas).
 ``--profile`` adds ONNX Runtime's per-operator time summary (where the time goes).
 """
 
@@ -20,8 +22,9 @@ import numpy as np
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, load_torch_model
 from slidercaptcha.inference.export import INT8_OPS, export
 from slidercaptcha.inference.images import encode_png
-from slidercaptcha.inference.samples import generated_captchas, random_checkpoint
+from slidercaptcha.inference.samples import errors_vs_labels, generated_captchas, random_checkpoint
 from slidercaptcha.inference.solver import SliderSolver
+from slidercaptcha.metrics import accuracy
 from slidercaptcha.model import VARIANTS
 
 BACKENDS = ("torch-fp32", "onnx-fp32", "onnx-fp16", "onnx-int8")
@@ -89,8 +92,9 @@ def operator_profile(path: Path, data: list[bytes], threads: int, calls: int = 1
     return [{"op": op, "ms_per_image": ms, "share": ms / total} for op, ms in ranked]
 
 
-def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: list[bytes], tmp: Path) -> dict:
-    """Every requested backend for one checkpoint: timings, accuracy vs FP32, optional profile."""
+def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: list, tmp: Path) -> dict:
+    """Every requested backend for one checkpoint: timings, accuracy (vs FP32 and vs the labels
+    of the captchas in ``accuracy_set``), optional profile."""
     calibration = [c.image for c in generated_captchas(32, seed=99)]
     solvers, rows, decoded = {}, [], {}
     for backend in args.backends:
@@ -105,10 +109,12 @@ def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: li
             row = {"model": name, "backend": backend, **time_calls(solvers[backend], data, batch, calls)}
             rows.append(row)
             print(format_row(row), flush=True)
-        decoded[backend] = solvers[backend].solve_batch(accuracy_set)
+        decoded[backend] = solvers[backend].solve_batch([c.image for c in accuracy_set])
     reference = decoded.get("onnx-fp32") or decoded.get("torch-fp32")
-    accuracy = {b: point_errors(reference, d) for b, d in decoded.items() if reference is not None}
-    result = {"rows": rows, "accuracy_vs_fp32": accuracy, "int8_ops": list(args.int8_ops)}
+    vs_fp32 = {b: point_errors(reference, d) for b, d in decoded.items() if reference is not None}
+    vs_labels = {b: accuracy(errors_vs_labels(accuracy_set, d)["error"], 5) for b, d in decoded.items()}
+    result = {"rows": rows, "accuracy_vs_fp32": vs_fp32, "accuracy@5px_vs_labels": vs_labels,
+              "int8_ops": list(args.int8_ops)}
     if args.profile:
         result["profile"] = {b: operator_profile(solvers[b].backend.path, data, args.threads)
                              for b in args.backends if b.startswith("onnx")}
@@ -122,7 +128,7 @@ def format_row(row: dict) -> str:
 
 def run(args) -> int:
     data = [encode_png(c.image) for c in generated_captchas(8, seed=7)]
-    accuracy_set = [encode_png(c.image) for c in generated_captchas(args.samples, seed=123)]
+    accuracy_set = generated_captchas(args.samples, seed=123)
     results = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -134,7 +140,8 @@ def run(args) -> int:
     for name, res in results.items():
         for backend, err in res["accuracy_vs_fp32"].items():
             print(f"  {name:32s} {backend:11s} mean {err['mean_px']:.3f}  max {err['max_px']:.3f}  "
-                  f"within 1 px {err['within_1px']:.1%}  within 3 px {err['within_3px']:.1%}")
+                  f"within 1 px {err['within_1px']:.1%}  within 3 px {err['within_3px']:.1%}  "
+                  f"(accuracy@5px vs labels {res['accuracy@5px_vs_labels'][backend]:.1f}%)")
         for backend, ops in res.get("profile", {}).items():
             print(f"  profile {name} {backend}: " + ", ".join(
                 f"{o['op']} {o['ms_per_image']:.1f}ms ({o['share']:.0%})" for o in ops))

@@ -16,6 +16,23 @@ def generated_captchas(count: int, seed: int = 0, mode: str = "composite"):
     return [render_captcha(rng, GeneratorConfig(), probs, mode) for _ in range(count)]
 
 
+def errors_vs_labels(captchas, results) -> dict[str, np.ndarray]:
+    """Per-sample errors (:func:`slidercaptcha.metrics.sample_errors`) of solver results
+    against the generator's labels; a slider the solver missed counts as infinitely far."""
+    from slidercaptcha.metrics import sample_errors
+
+    def point(p):
+        return (np.inf, np.inf) if p is None else p
+
+    records = [c.record for c in captchas]
+    has = np.array([r["slider_x"] is not None for r in records])
+    return sample_errors(np.array([r.gap for r in results], float),
+                         np.array([point(r.slider) for r in results], float),
+                         np.array([(r["gap_x"], r["gap_y"]) for r in records], float),
+                         np.array([(r["slider_x"] or 0.0, r["slider_y"] or 0.0) for r in records], float),
+                         has)
+
+
 def random_checkpoint(path, variant: str = "lite-hrnet-18-fpn-s", seed: int = 0):
     """A randomly initialised checkpoint in the training layout (for benchmarks and tests)."""
     import torch
