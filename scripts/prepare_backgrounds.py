@@ -1,6 +1,6 @@
 """Collect background photos for training: one per wallpaper, downscaled, split train/test.
 
-Debian's wallpaper packages (plasma-workspace-wallpapers, gnome-backgrounds) ship each
+Debian's wallpaper packages (plasma-workspace-wallpapers, gnome-backgrounds, …) ship each
 wallpaper at several resolutions and up to 5120×2880; decoding those per captcha would
 dominate rendering. This keeps the largest landscape version of each, shrinks it to a
 720-pixel short side, and assigns whole wallpapers to train or test by a hash of the

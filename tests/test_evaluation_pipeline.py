@@ -326,3 +326,25 @@ def test_separate_captchas_are_solved_with_their_piece(tmp_path, run_dir):
         i = list(rows["file"]).index(rec["file"])
         expected = solver.solve(tmp_path / "gen" / rec["file"], piece=tmp_path / "gen" / rec["piece_file"]).gap
         assert (rows["pred_gap_x"][i], rows["pred_gap_y"][i]) == pytest.approx(expected, abs=1e-3)
+
+
+def test_chained_runs_plot_and_report_as_one_history(tmp_path):
+    """A fine-tune started with --init_from continues its parent's curve: epochs numbered on,
+    times summed, the best epoch counted from the start of the chain."""
+
+    def history(n, best, seconds):
+        epochs = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "lr": 1e-3} for e in range(1, n + 1)]
+        return {"best_mae": 3.0, "best_epoch": best, "train_seconds": seconds, "num_epochs": n, "epochs": epochs}
+
+    for name, h in (("a", history(3, 3, 100.0)), ("b", history(2, 1, 50.0))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.json").write_text(json.dumps(h))
+    chained = plots.read_history([tmp_path / "a", tmp_path / "b" / "history.json"])
+    assert [r["epoch"] for r in chained["epochs"]] == [1, 2, 3, 4, 5]
+    assert chained["stage_starts"] == [4]
+    assert (chained["best_epoch"], chained["num_epochs"], chained["train_seconds"]) == (4, 5, 150.0)
+    assert chained["epochs"][3]["train_loss"] == 1.0  # run b's first epoch
+    assert plots.training_curves(chained, tmp_path / "curves.png", dpi=40).stat().st_size > 0
+    summary = "\n".join(report.training_summary(chained, "a → b"))
+    assert "2min 30s (5 epochs in 2 chained runs, later ones starting at epochs 4)" in summary
+    assert "**Best epoch**: 4/5" in summary

@@ -165,7 +165,7 @@ def _series(epochs: list[dict], get) -> tuple[list[int], list[float]]:
 
 
 def training_curves(history: dict, path: Path, lang: str = "en", dpi: int = DPI) -> Path:
-    """The spec's 2×2 panel from history.json."""
+    """The spec's 2×2 panel from history.json; dotted lines mark where chained runs begin."""
     t, epochs = TEXT[lang], history["epochs"]
     if not epochs:
         raise ValueError("history has no epochs to plot")
@@ -200,6 +200,8 @@ def training_curves(history: dict, path: Path, lang: str = "en", dpi: int = DPI)
     ax.plot(*_series(epochs, lambda r: r.get("lr")), color="orange", linewidth=2)
     ax.set(xlabel="Epoch", ylabel=t["lr_axis"], title=t["lr_title"], yscale="log")
     for a in axes.flat:
+        for start in history.get("stage_starts", []):  # a fine-tune began here (--init_from)
+            a.axvline(start - 0.5, color="gray", linestyle=":", linewidth=1.5)
         a.grid(True, alpha=0.3)
         if a.get_legend_handles_labels()[0]:
             a.legend()
@@ -330,11 +332,34 @@ def worst_predictions(
 
 
 # ----------------------------------------------------------------------------- bundles
-def read_history(run_dir: Path) -> dict:
-    path = run_dir / "history.json" if run_dir.is_dir() else run_dir
-    if not path.is_file():
-        raise FileNotFoundError(f"no history.json at {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_history(runs: list[Path]) -> dict:
+    """history.json of one run folder (or the file itself), or of several that continue one
+    another (fine-tunes started with ``--init_from``), chained by :func:`chain_histories`."""
+    histories = []
+    for run in map(Path, runs):
+        path = run / "history.json" if run.is_dir() else run
+        if not path.is_file():
+            raise FileNotFoundError(f"no history.json at {path}")
+        histories.append(json.loads(path.read_text(encoding="utf-8")))
+    return chain_histories(histories)
+
+
+def chain_histories(histories: list[dict]) -> dict:
+    """Several runs as one history: epochs numbered on across runs, training times summed,
+    the best epoch taken from the last run (the one whose weights are evaluated), and the
+    first epoch of every later run kept in ``stage_starts`` for the curves to mark."""
+    if len(histories) == 1:
+        return histories[0]
+    epochs, stage_starts, offset = [], [], 0
+    for i, h in enumerate(histories):
+        if i:
+            stage_starts.append(offset + 1)
+        epochs += [{**r, "epoch": r["epoch"] + offset} for r in h["epochs"]]
+        last_offset, offset = offset, offset + h.get("num_epochs", len(h["epochs"]))
+    last = histories[-1]
+    return {**last, "epochs": epochs, "num_epochs": offset, "stage_starts": stage_starts,
+            "best_epoch": last["best_epoch"] + last_offset,
+            "train_seconds": sum(h["train_seconds"] for h in histories)}
 
 
 def plot_results(
@@ -360,7 +385,10 @@ def plot_results(
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--run", help="run folder with history.json (e.g. checkpoints/1.1.0), or the file itself"
+        "--run",
+        nargs="+",
+        help="run folder with history.json (e.g. checkpoints/1.1.0), or the file itself; "
+        "several runs that continue one another (--init_from) plot as one curve",
     )
     p.add_argument(
         "--results", help="evaluation folder (results/<name>): also draw the prediction figures"
@@ -381,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run:
         written.append(
             training_curves(
-                read_history(Path(args.run)), out / "training_curves.png", lang, args.dpi
+                read_history(args.run), out / "training_curves.png", lang, args.dpi
             )
         )
     if args.results:

@@ -130,7 +130,9 @@ def training_summary(history: dict | None, source: str) -> list[str]:
     validated = [r for r in epochs if r.get("val_loss") is not None]
     lines = [
         f"- **Run**: `{source}`",
-        f"- **Total training time**: {duration(history['train_seconds'])} ({len(epochs)} epochs)",
+        f"- **Total training time**: {duration(history['train_seconds'])} ({len(epochs)} epochs"
+        + (f" in {len(history['stage_starts']) + 1} chained runs, later ones starting at epochs "
+           f"{', '.join(map(str, history['stage_starts']))})" if history.get("stage_starts") else ")"),
         f"- **Best epoch**: {history['best_epoch']}/{history.get('num_epochs', len(epochs))} "
         f"(val MAE {px(history.get('best_mae'))})",
         f"- **Final loss**: {last['train_loss']:.4f} (train, epoch {last['epoch']})",
@@ -167,28 +169,26 @@ def failure_section(m: dict, failures: list[dict], top: int = 10) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- assembly
-def find_history(results: Path, metrics: dict, run: str | None) -> tuple[dict | None, str]:
-    """history.json from --run, else beside the checkpoint, else the config's save_dir."""
-    candidates = (
-        [Path(run)] if run else [Path(metrics["checkpoint"]).parent, Path(metrics["run_dir"])]
-    )
-    for c in candidates:
-        path = c / "history.json" if c.suffix != ".json" else c
+def find_history(metrics: dict, runs: list[str] | None) -> tuple[dict | None, str]:
+    """history.json from --run (several chained runs allowed), else beside the checkpoint,
+    else the config's save_dir."""
+    if runs:
+        return plots.read_history(runs), " → ".join(runs)
+    candidates = [Path(metrics["checkpoint"]).parent, Path(metrics["run_dir"])]
+    for path in (c / "history.json" for c in candidates):
         if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8")), str(path)
-    if run:
-        raise FileNotFoundError(f"no history.json at {run}")
+            return plots.read_history([path]), str(path)
     return None, " or ".join(str(c) for c in candidates)
 
 
 def write_report(
-    results: str | Path, run: str | None = None, lang: str = "en", dpi: int = plots.DPI
+    results: str | Path, runs: list[str] | None = None, lang: str = "en", dpi: int = plots.DPI
 ) -> Path:
     """Draw the figures and write evaluation_report.md into ``results``."""
     results = Path(results)
     m = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
     failures = json.loads((results / "failures.json").read_text(encoding="utf-8"))
-    history, source = find_history(results, m, run)
+    history, source = find_history(m, runs)
     lang = plots.setup_style(lang)
     figures = {}
     if history is not None:
@@ -246,7 +246,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--results", required=True, help="evaluation folder written by `evaluate` (results/<name>)"
     )
     p.add_argument(
-        "--run", help="training run folder with history.json (default: the checkpoint's folder)"
+        "--run",
+        nargs="+",
+        help="training run folder with history.json (default: the checkpoint's folder); "
+        "several runs that continue one another (--init_from) report as one",
     )
     p.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="figure labels (zh needs a CJK font)"
