@@ -93,17 +93,26 @@ def test_auto_backend_prefers_onnx(files, tmp_path):
         create_backend(files["onnx"], backend="torch")
 
 
-def test_packaged_layout_safetensors(files, tmp_path):
-    """default.safetensors (FP16) + default.json: the layout the package ships."""
-    from safetensors.torch import save_file
+def test_export_package_writes_the_layout_the_solver_loads(files, tmp_path):
+    """`export --format package`: default.safetensors (EMA, FP16) + default.json + default_int8.onnx,
+    with the calibration images and INT8 operator set given on the command line."""
+    from slidercaptcha.cli import main
+    from slidercaptcha.inference.images import encode_png
 
-    model, variant = load_torch_model(files["pth"])
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    save_file(state, str(tmp_path / "default.safetensors"))
-    (tmp_path / "default.json").write_text(json.dumps({"variant": variant, "angle_head": True}))
+    shots = []
+    for i, c in enumerate(generated_captchas(2, seed=21)):
+        shots.append(tmp_path / f"cal{i}.png")
+        shots[-1].write_bytes(encode_png(c.image))
+    out = tmp_path / "weights"
+    assert main(["export", "--checkpoint", str(files["pth"]), "--format", "package", "--output", str(out),
+                 "--calibration-images", *map(str, shots), "--int8-ops", "Conv", "Add"]) == 0
+    assert json.loads((out / "default.json").read_text())["input_size"] == [256, 512]
+    assert _sigmoids_requantised(out / "default_int8.onnx") == 0  # --int8-ops reached the package
     x = inputs(1)
-    out = SliderSolver.load(tmp_path).backend(x)["heatmap_gap"]
-    assert torch.allclose(out, TorchBackend(model)(x)["heatmap_gap"], atol=1e-2)
+    model = load_torch_model(files["pth"])[0]
+    torch_out = SliderSolver.load(out, backend="torch").backend(x)["heatmap_gap"]  # from the safetensors
+    assert torch.allclose(torch_out, TorchBackend(model)(x)["heatmap_gap"], atol=1e-2)
+    assert isinstance(SliderSolver.load(out).backend, OnnxBackend)
 
 
 def test_missing_model_is_a_clear_error(tmp_path):

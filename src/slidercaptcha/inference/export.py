@@ -134,10 +134,11 @@ def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,
         return quantize_int8(fp32, output, images, model.input_size, int8_ops)
 
 
-def package(checkpoint: str | Path, out_dir: str | Path, calibration_count: int = 64) -> list[Path]:
+def package(checkpoint: str | Path, out_dir: str | Path, calibration: Sequence[np.ndarray] | None = None,
+            calibration_count: int = 64, int8_ops: Sequence[str] = INT8_OPS) -> list[Path]:
     """The files ``SliderSolver.load()`` finds in a folder (the package ships them in weights/):
     ``default.safetensors`` (EMA weights in FP16), ``default.json`` (how to build the model)
-    and ``default_int8.onnx`` (the fast CPU model)."""
+    and ``default_int8.onnx`` (the fast CPU model; calibration and ops as in :func:`export`)."""
     import json
 
     from safetensors.torch import save_file
@@ -152,7 +153,7 @@ def package(checkpoint: str | Path, out_dir: str | Path, calibration_count: int 
     meta = {"variant": variant, "angle_head": model.head.angle is not None, "input_size": list(model.input_size),
             "weights": "EMA, FP16", "source": Path(checkpoint).name}
     (out_dir / "default.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    onnx_path = export(checkpoint, "onnx-int8", out_dir / "default_int8.onnx", calibration_count=calibration_count)
+    onnx_path = export(checkpoint, "onnx-int8", out_dir / "default_int8.onnx", calibration, calibration_count, int8_ops)
     return [out_dir / "default.safetensors", out_dir / "default.json", onnx_path]
 
 
@@ -185,7 +186,8 @@ def run(args) -> int:
     calibration = ([load_image(p) for p in args.calibration_images] if args.calibration_images else None)
     for fmt in args.formats:
         if fmt == "package":
-            for path in package(args.checkpoint, args.output or "weights", args.calibration_count):
+            for path in package(args.checkpoint, args.output or "weights", calibration, args.calibration_count,
+                                args.int8_ops):
                 print(f"package    {path}  {size_mb(path):6.2f} MB")
             continue
         path = export(args.checkpoint, fmt, _output_for(args, fmt), calibration, args.calibration_count,
