@@ -41,9 +41,10 @@ slidercaptcha train --config config/default_model.yaml \
 # Held-out evaluation, report and plots, then the files the package ships.
 slidercaptcha evaluate --checkpoint checkpoints/default_model_ft2/best_model.pth \
     --data data/default_model/test --name default_model
-slidercaptcha report --results results/default_model --run checkpoints/default_model_ft2 --dpi 110
-cp checkpoints/default_model_ft2/history.json results/default_model/history.json
-cp checkpoints/default_model_ft/history.json results/default_model/history_stage2.json
-cp checkpoints/default_model/history.json results/default_model/history_stage1.json
+slidercaptcha report --results results/default_model --dpi 110 \
+    --run checkpoints/default_model checkpoints/default_model_ft checkpoints/default_model_ft2  # one curve, 3 stages
+for stage in 1:default_model 2:default_model_ft 3:default_model_ft2; do
+    cp "checkpoints/${stage#*:}/history.json" "results/default_model/history_stage${stage%%:*}.json"
+done
 slidercaptcha export --checkpoint checkpoints/default_model_ft2/best_model.pth --format package \
     --output src/slidercaptcha/weights

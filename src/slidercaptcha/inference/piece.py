@@ -4,7 +4,9 @@ The gap heatmap proposes a few candidates (its local maxima); the piece's silhou
 matched against the image around each one. Decoys are rotated or scaled copies of the gap
 shape, so the outline of the real piece fits the real gap best. Matching compares edge
 maps (the piece's alpha outline against the image's gradient magnitude), which works for
-dark, bright, rimmed and embossed gaps alike because all of them have an outline.
+dark, bright, rimmed and embossed gaps alike because all of them have an outline. Where
+the outline fits best is also where the gap is, at full resolution: finer than the
+heatmap's cells (4 canvas pixels, up to ~10 original pixels on a wide image).
 """
 
 from __future__ import annotations
@@ -94,11 +96,15 @@ def _edges(gray: np.ndarray) -> np.ndarray:
     return cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
 
 
-def match_scores(image_rgb: np.ndarray, piece: Piece, points: np.ndarray, radius: float | None = None) -> np.ndarray:
-    """Best normalised correlation of the piece outline with the image near each point [n,2].
+def match_piece(image_rgb: np.ndarray, piece: Piece, points: np.ndarray,
+                radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """How well, and where, the piece outline fits the image near each point [n,2].
 
     The outline is the silhouette's edge map; each candidate's window lets the piece shift by
     ``radius`` px (default 30 % of its size) to absorb the heatmap's localisation error.
+    Returns the best normalised correlation per point [n] (-1 where the window does not fit)
+    and the piece centre at that best fit [n,2]: the gap located at full resolution, finer
+    than the heatmap's cells.
     """
     pad = 3  # so the outline along the bounding box's border shows in the edge map
     template = _edges(np.pad(piece.mask, pad).astype(np.float32) * 255)
@@ -107,9 +113,11 @@ def match_scores(image_rgb: np.ndarray, piece: Piece, points: np.ndarray, radius
     image_edges = _edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
     height, width = image_edges.shape
     scores = np.full(len(points), -1.0, dtype=np.float32)
+    fitted = np.array(points, dtype=np.float64).reshape(-1, 2).copy()
     for i, (x, y) in enumerate(points):  # a handful of candidates, each one cv2 call
-        x0, y0 = int(round(x - tw / 2)) - r, int(round(y - th / 2)) - r
-        window = image_edges[max(y0, 0):min(y0 + th + 2 * r, height), max(x0, 0):min(x0 + tw + 2 * r, width)]
+        x0, y0 = max(int(round(x - tw / 2)) - r, 0), max(int(round(y - th / 2)) - r, 0)
+        window = image_edges[y0:min(y0 + th + 2 * r, height), x0:min(x0 + tw + 2 * r, width)]
         if window.shape[0] >= th and window.shape[1] >= tw:
-            scores[i] = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED).max()
-    return scores
+            _, scores[i], _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED))
+            fitted[i] = x0 + dx + tw / 2, y0 + dy + th / 2  # template centre = silhouette box centre
+    return scores, fitted

@@ -30,7 +30,7 @@ from slidercaptcha.inference.images import (
 )
 from slidercaptcha.inference.piece import (
     gap_candidates,
-    match_scores,
+    match_piece,
     piece_from_array,
     slider_position,
 )
@@ -143,9 +143,9 @@ class SliderSolver:
         piece_obj = piece_from_array(load_image(piece, "RGB", self.limits), describe(piece, "piece"))
         cand = gap_candidates(batch.outputs["heatmap_gap"][i], batch.outputs["offset_gap"][i],
                               batch.boxes[i], batch.mask[i], k=self.candidates)
-        match = match_scores(to_rgb(batch.images[i]), piece_obj, cand.points)
+        match, fitted = match_piece(to_rgb(batch.images[i]), piece_obj, cand.points)
         best = int(np.argmax(match + HEAT_WEIGHT * cand.scores))
-        gap = tuple(map(float, cand.points[best]))
+        gap = tuple(map(float, fitted[best]))  # where the outline fits: finer than a heatmap cell
         found["gap"], found["gap_confidence"] = gap, float(cand.scores[best])
         if "angle" in batch.outputs:
             sin, cos = batch.outputs["angle"][i].flatten(1)[:, cand.cells[best]].tolist()
