@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_checkpoint, load_model
 from slidercaptcha.data.dataset import CaptchaDataset, load_rgb
+from slidercaptcha.decode import SLIDER_THRESHOLD
 from slidercaptcha.evaluation import failures
 from slidercaptcha.evaluation.labels import (
     FORMATS,
@@ -199,22 +200,33 @@ def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
     }
 
 
-def find_gaps_with_pieces(model, records: list[LabelRecord], pred: dict, root: Path) -> int:
-    """Separate-form captchas come with their piece: locate their gap as the solver does
-    (``solve(image, piece=...)`` ranks the heatmap's candidates by the piece's outline), so
-    the score is what a user of the API gets. Returns how many predictions it replaced."""
+def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, pieces: bool = True,
+                     align: bool = True) -> dict[str, int]:
+    """Score what a user of ``SliderSolver`` gets, not the raw heatmaps: separate-form
+    captchas with a piece file are solved with it (``solve(image, piece=...)`` ranks the gap
+    candidates by the piece's outline and fits it), and where the model sees a drawn slider,
+    the slider is matched against the gap (``align_drawn_slider``). Returns how many
+    predictions each step replaced."""
     from slidercaptcha.inference.backends import TorchBackend
+    from slidercaptcha.inference.piece import align_drawn_slider
     from slidercaptcha.inference.solver import SliderSolver
 
-    jobs = [(k, records[i].file, root / records[i].meta["piece_file"])
-            for k, i in enumerate(pred["index"].astype(int))
-            if records[i].mode == "separate" and records[i].meta.get("piece_file")
-            and (root / records[i].meta["piece_file"]).is_file()]
-    if jobs:
-        solver = SliderSolver(TorchBackend(model))
-        for k, image, piece in jobs:
-            pred["pred_gap"][k] = solver.solve(image, piece=piece).gap
-    return len(jobs)
+    done = {"pieces_used": 0, "aligned": 0}
+    solver = None
+    for k, i in enumerate(pred["index"].astype(int)):
+        rec = records[i]
+        piece = root / rec.meta["piece_file"] if rec.mode == "separate" and rec.meta.get("piece_file") else None
+        if pieces and piece is not None and piece.is_file():
+            solver = solver or SliderSolver(TorchBackend(model))
+            pred["pred_gap"][k] = solver.solve(rec.file, piece=piece).gap
+            done["pieces_used"] += 1
+        elif align and pred["slider_score"][k] >= SLIDER_THRESHOLD:
+            gap, slider, _ = align_drawn_slider(load_rgb(rec.file), tuple(pred["pred_gap"][k]),
+                                                tuple(pred["pred_slider"][k]))
+            if (gap, slider) != (tuple(pred["pred_gap"][k]), tuple(pred["pred_slider"][k])):
+                pred["pred_gap"][k], pred["pred_slider"][k] = gap, slider
+                done["aligned"] += 1
+    return done
 
 
 # ----------------------------------------------------------------------------- main flow
@@ -228,11 +240,12 @@ def evaluate(
     workers: int = 0,
     threshold: float = failures.THRESHOLD,
     use_pieces: bool = True,
+    align: bool = True,
 ) -> dict:
     """Score ``checkpoint`` on ``data`` and write the outputs to ``out_dir``; returns metrics.
 
-    use_pieces: separate-form captchas with a piece file are solved with it
-    (:func:`find_gaps_with_pieces`); off scores the gap heatmap alone.
+    use_pieces, align: score as the solver API solves (:func:`solve_as_the_api`); both off
+    score the model's decoded heatmaps alone.
     """
     model, cfg = load_model(checkpoint)
     records, skipped, fmt = read_labels(data, fmt)
@@ -248,7 +261,7 @@ def evaluate(
     )
     pred = predict_loader(model, loader, torch.device("cpu"), cfg.loss, joint=joint)
     root = data_root(Path(data))
-    pieces_used = find_gaps_with_pieces(model, records, pred, root) if use_pieces else 0
+    api_steps = solve_as_the_api(model, records, pred, root, use_pieces, align)
     errors = errors_of(pred)
     ordered = [records[i] for i in pred["index"].astype(int)]
     fails = failures.analyze(ordered, errors, threshold)
@@ -263,7 +276,7 @@ def evaluate(
         "data_root": str(root),
         "format": fmt,
         "joint_decode": joint,
-        "pieces_used": pieces_used,
+        **api_steps,
         "n_found": found,
         "n_evaluated": len(records),
         "n_skipped": len(skipped),
@@ -326,6 +339,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=True,
         help="solve separate-form captchas with their piece file, as the solver API does (default: on)",
     )
+    p.add_argument(
+        "--align",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="match a drawn slider against the gap, as the solver API does (default: on)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -343,6 +362,7 @@ def run(args: argparse.Namespace) -> int:
         args.workers,
         args.threshold,
         args.pieces,
+        args.align,
     )
     o = m["overall"]
     print(

@@ -148,6 +148,18 @@ def training_summary(history: dict | None, source: str) -> list[str]:
     return lines
 
 
+def api_steps(m: dict) -> list[str]:
+    """What `evaluate` did beyond the heatmaps, as the solver API does (see solve_as_the_api)."""
+    lines = []
+    if m.get("pieces_used"):
+        lines.append(f"{m['pieces_used']} separate-form captchas were solved with their piece image, as "
+                     "`SliderSolver.solve(image, piece=...)` does.")
+    if m.get("aligned"):
+        lines.append(f"In {m['aligned']} captchas with a drawn slider, matching the slider against the gap "
+                     "set the sliding distance, as `SliderSolver` does.")
+    return [" ".join(lines), ""] if lines else []
+
+
 def failure_section(m: dict, failures: list[dict], top: int = 10) -> list[str]:
     f = m["failures"]
     lines = [
@@ -217,8 +229,7 @@ def write_report(
         "",
         *difficult_table(m["per_mode"], "Captcha form"),
         "",
-        *([f"{m['pieces_used']} separate-form captchas were solved with their piece image, as "
-           "`SliderSolver.solve(image, piece=...)` does.", ""] if m.get("pieces_used") else []),
+        *api_steps(m),
         "## Training (训练过程)",
         "",
         *training_summary(history, source),

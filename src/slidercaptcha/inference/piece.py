@@ -24,6 +24,10 @@ from slidercaptcha.inference.images import ImageError
 
 ALPHA_THRESHOLD = 127
 DARK_THRESHOLD = 10  # pieces without alpha: near-black pixels count as background
+# Drawn-slider alignment, chosen on the default model's validation set (MODEL_CARD.md):
+SLIDER_PATCH_SIZES = (0.2, 0.25, 0.3, 0.35)  # patch side / image height, tried in turn
+ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap the heatmap found
+ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
 
 
 @dataclass(frozen=True)
@@ -121,3 +125,39 @@ def match_piece(image_rgb: np.ndarray, piece: Piece, points: np.ndarray,
             _, scores[i], _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED))
             fitted[i] = x0 + dx + tw / 2, y0 + dy + th / 2  # template centre = silhouette box centre
     return scores, fitted
+
+
+def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
+                       sizes: tuple[float, ...] = SLIDER_PATCH_SIZES, search: float = ALIGN_SEARCH,
+                       min_score: float = ALIGN_MIN_SCORE) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
+
+    A square patch of edges around the slider, matched near the gap, measures gap − slider at
+    full resolution. The heatmaps' two points are then moved towards each other (or apart) by
+    half the disagreement each, so the sliding distance is the measured one and the two
+    points share their errors. The piece's size is unknown, so a few patch sides (fractions of
+    the image height) are tried and the best match wins; below ``min_score`` (no clear match:
+    a faint or rotated gap) the points stay as they were. Returns (gap, slider, match score).
+    """
+    edges = _edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
+    height, width = edges.shape
+    best_score, best_shift = -1.0, None
+    for frac in sizes:
+        side = int(round(frac * height)) | 1
+        if side < 9 or side > min(height, width):
+            continue
+        x0 = min(max(int(round(slider[0])) - side // 2, 0), width - side)
+        y0 = min(max(int(round(slider[1])) - side // 2, 0), height - side)
+        template = edges[y0:y0 + side, x0:x0 + side]
+        r = int(round(search * side))
+        wx0, wy0 = max(int(round(gap[0])) - side // 2 - r, 0), max(int(round(gap[1])) - side // 2 - r, 0)
+        window = edges[wy0:min(wy0 + side + 2 * r, height), wx0:min(wx0 + side + 2 * r, width)]
+        if window.shape[0] < side or window.shape[1] < side or template.std() == 0:
+            continue
+        _, score, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED))
+        if score > best_score:
+            best_score, best_shift = score, np.array([wx0 + dx - x0, wy0 + dy - y0], float)
+    if best_shift is None or best_score < min_score:
+        return gap, slider, best_score
+    half = (best_shift - (np.asarray(gap) - np.asarray(slider))) / 2
+    return (gap[0] + half[0], gap[1] + half[1]), (slider[0] - half[0], slider[1] - half[1]), best_score

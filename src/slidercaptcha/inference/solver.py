@@ -29,6 +29,7 @@ from slidercaptcha.inference.images import (
     load_image,
 )
 from slidercaptcha.inference.piece import (
+    align_drawn_slider,
     gap_candidates,
     match_piece,
     piece_from_array,
@@ -95,8 +96,13 @@ class SliderSolver:
     """Locate gap and slider with a model backend; see the module docstring."""
 
     def __init__(self, backend: TorchBackend | OnnxBackend, slider_threshold: float = SLIDER_THRESHOLD,
-                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, candidates: int = 5):
+                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, candidates: int = 5,
+                 align: bool = True):
+        """align: in composite captchas, match the drawn slider against the gap to measure the
+        sliding distance at full resolution (:func:`~slidercaptcha.inference.piece.align_drawn_slider`);
+        off returns the heatmaps' points as decoded."""
         self.backend = backend
+        self.align = align
         self.slider_threshold = slider_threshold
         self.joint = joint
         self.limits = limits
@@ -169,6 +175,9 @@ class SliderSolver:
             for i, piece in enumerate(pieces):
                 if piece is not None:
                     self._use_piece(batch, i, piece, found[i])
+                elif self.align and found[i]["slider"] is not None:
+                    found[i]["gap"], found[i]["slider"], _ = align_drawn_slider(
+                        to_rgb(batch.images[i]), found[i]["gap"], found[i]["slider"])
         timing = {**batch.timing, "decode": _ms(t_dec), "total": _ms(start)}
         per_image = {k: v / len(images) for k, v in timing.items()}
         return [SolveResult(distance=None if f["slider"] is None else f["gap"][0] - f["slider"][0],
