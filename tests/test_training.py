@@ -64,6 +64,15 @@ def test_tiny_run_writes_checkpoints_log_and_tensorboard(tiny_run):
     assert len(epoch_lines) == 2 and all(k in epoch_lines[0] for k in ("Loss", "MAE", "Acc@5px", "lr"))
     assert summary["epochs"] == 2
 
+    # The history's learning rate is the one the epoch's last step used, not the next one.
+    from slidercaptcha.train.schedule import lr_at
+
+    cfg = load_config("config/training_config.yaml", ["training.scheduler.warmup_epochs=1"])  # as tiny_run
+    history = json.loads((ckpt_dir / "history.json").read_text())
+    for record in history["epochs"]:
+        last_step = record["epoch"] * 2 - 1  # 2 steps per epoch (max_steps_per_epoch)
+        assert record["lr"] == pytest.approx(lr_at(last_step, cfg.training.optimizer.lr, 2, cfg.training.scheduler))
+
     # EMA BatchNorm buffers are averaged, so they differ from the raw model's.
     raw, ema = ckpt["model_state_dict"], ckpt["ema_state_dict"]
     bn = [k for k in raw if k.endswith("running_mean")]

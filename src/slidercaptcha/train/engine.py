@@ -239,6 +239,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
             bar = tqdm(total=steps_per_epoch, initial=state["step_in_epoch"], desc=f"epoch {epoch}/{tc.num_epochs}",
                        disable=not (main and cfg.logging.progress_bar), dynamic_ncols=True, leave=False)
             t0, seen = time.perf_counter(), 0
+            lr = optimizer.param_groups[0]["lr"]
             for micro, batch in enumerate(loader):
                 images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
                 targets = {k: batch[k].to(device, non_blocking=True) for k in TARGET_KEYS}
@@ -276,13 +277,13 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
                 if main and state["step_in_epoch"] + 1 == steps_per_epoch and epoch % cfg.logging.histogram_interval == 0:
                     tb.add_histograms(writer, model, epoch)  # before zero_grad: gradients still there
                 optimizer.zero_grad(set_to_none=True)
+                lr = optimizer.param_groups[0]["lr"]  # the rate this step used (logged below)
                 scheduler.step()
                 state["global_step"] += 1
                 state["step_in_epoch"] += 1
                 if ema:
                     ema.update(model, state["global_step"])
 
-                lr = optimizer.param_groups[0]["lr"]
                 rate = seen * world / (time.perf_counter() - t0)
                 bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}", samples_s=f"{rate:.1f}")
                 bar.update()
@@ -309,7 +310,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
             state["epoch"], state["step_in_epoch"] = epoch, 0
             state["progress"] = {"loss": 0.0, "err": 0.0, "n": 0}
             record = {"epoch": epoch, "train_loss": train_loss, "train_mae": train_mae,
-                      "lr": optimizer.param_groups[0]["lr"], "epoch_seconds": time.perf_counter() - t0,
+                      "lr": lr, "epoch_seconds": time.perf_counter() - t0,
                       "samples_per_second": seen * world / (time.perf_counter() - t0), "metrics": {}}
             if epoch % cfg.validation.interval == 0 or epoch == tc.num_epochs:
                 record.update(validate(cfg, ema.module if ema else model, val_loader, device, writer, epoch, main))
