@@ -150,9 +150,10 @@ def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
     """Decoded points of FP16/INT8 within 1/3 px of FP32 on a trained model (the packaged one).
 
     The bar is on the typical point (median) and on a share of points, not on every one:
-    measured on the shipped model, FP16 keeps all points within 0.01 px, while INT8 keeps
-    62 of these 64 within 3 px and the other two within 3.6 px (the issue asks for all;
-    see MODEL_CARD.md).
+    measured on the shipped model, FP16 keeps all points within 0.5 px (the solver's
+    full-resolution matching moves points by whole pixels), while INT8 keeps 62 of these 64
+    within 3 px; of the other two, one is 6.4 px off and one is another gap candidate (the
+    issue asks for all; see MODEL_CARD.md).
     """
     share = {"onnx-fp16": 1.0, "onnx-int8": 0.95}[fmt]
     from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
