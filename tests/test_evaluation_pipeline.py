@@ -329,14 +329,15 @@ def test_separate_captchas_are_solved_with_their_piece(tmp_path, run_dir):
 
 
 def test_chained_runs_plot_and_report_as_one_history(tmp_path):
-    """A fine-tune started with --init_from continues its parent's curve: epochs numbered on,
-    times summed, the best epoch counted from the start of the chain."""
+    """A fine-tune started with --init_from continues its parent's curve: epochs numbered on
+    from the parent's last recorded epoch, times summed, the best epoch counted from the start."""
 
     def history(n, best, seconds):
         epochs = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "lr": 1e-3} for e in range(1, n + 1)]
         return {"best_mae": 3.0, "best_epoch": best, "train_seconds": seconds, "num_epochs": n, "epochs": epochs}
 
-    for name, h in (("a", history(3, 3, 100.0)), ("b", history(2, 1, 50.0))):
+    stopped = {**history(3, 3, 100.0), "num_epochs": 4}  # planned 4 epochs, interrupted after 3
+    for name, h in (("a", stopped), ("b", history(2, 1, 50.0))):
         (tmp_path / name).mkdir()
         (tmp_path / name / "history.json").write_text(json.dumps(h))
     chained = plots.read_history([tmp_path / "a", tmp_path / "b" / "history.json"])

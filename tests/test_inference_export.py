@@ -153,7 +153,7 @@ def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
     measured on the shipped model, FP16 keeps all points within 0.5 px (the solver's
     full-resolution matching moves points by whole pixels), while INT8 keeps 62 of these 64
     within 3 px; of the other two, one is 6.4 px off and one is another gap candidate (the
-    issue asks for all; see MODEL_CARD.md).
+    issue asks for all; see MODEL_CARD.md; ``pytest -s`` prints these figures).
     """
     share = {"onnx-fp16": 1.0, "onnx-int8": 0.95}[fmt]
     from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
@@ -165,4 +165,5 @@ def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
     ref = SliderSolver.load(weights, backend="torch").solve_batch(images)
     out = SliderSolver.load(export(weights, fmt, tmp_path / "m.onnx")).solve_batch(images)
     dists = point_distances(ref, out)
+    print(f"{fmt}: {(dists <= tol).sum()} of {len(dists)} points within {tol:g} px; largest {np.round(np.sort(dists)[-3:], 1)}")
     assert np.median(dists) <= tol and (dists <= tol).mean() >= share, np.round(np.sort(dists)[-5:], 2)

@@ -208,7 +208,7 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
     the slider is matched against the gap (``align_drawn_slider``). Returns how many
     predictions each step replaced."""
     from slidercaptcha.inference.backends import TorchBackend
-    from slidercaptcha.inference.piece import align_drawn_slider
+    from slidercaptcha.inference.piece import ALIGN_MIN_SCORE, align_drawn_slider
     from slidercaptcha.inference.solver import SliderSolver
 
     done = {"pieces_used": 0, "aligned": 0}
@@ -221,11 +221,9 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
             pred["pred_gap"][k] = solver.solve(rec.file, piece=piece).gap
             done["pieces_used"] += 1
         elif align and pred["slider_score"][k] >= SLIDER_THRESHOLD:
-            gap, slider, _ = align_drawn_slider(load_rgb(rec.file), tuple(pred["pred_gap"][k]),
-                                                tuple(pred["pred_slider"][k]))
-            if (gap, slider) != (tuple(pred["pred_gap"][k]), tuple(pred["pred_slider"][k])):
-                pred["pred_gap"][k], pred["pred_slider"][k] = gap, slider
-                done["aligned"] += 1
+            pred["pred_gap"][k], pred["pred_slider"][k], score = align_drawn_slider(
+                load_rgb(rec.file), tuple(pred["pred_gap"][k]), tuple(pred["pred_slider"][k]))
+            done["aligned"] += score >= ALIGN_MIN_SCORE  # below it the points stay as decoded
     return done
 
 
@@ -327,24 +325,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=failures.THRESHOLD,
         help="failure threshold in px (default: %(default)s)",
     )
-    p.add_argument(
-        "--joint",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="decode gap and slider on one row (default: on)",
-    )
-    p.add_argument(
-        "--pieces",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="solve separate-form captchas with their piece file, as the solver API does (default: on)",
-    )
-    p.add_argument(
-        "--align",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="match a drawn slider against the gap, as the solver API does (default: on)",
-    )
+    for flag, text in (
+        ("joint", "decode gap and slider on one row"),
+        ("pieces", "solve separate-form captchas with their piece file, as the solver API does"),
+        ("align", "match a drawn slider against the gap, as the solver API does"),
+    ):
+        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=True,
+                       help=f"{text} (default: on)")
 
 
 def run(args: argparse.Namespace) -> int:

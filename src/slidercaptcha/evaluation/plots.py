@@ -350,15 +350,15 @@ def chain_histories(histories: list[dict]) -> dict:
     first epoch of every later run kept in ``stage_starts`` for the curves to mark."""
     if len(histories) == 1:
         return histories[0]
-    epochs, stage_starts, offset = [], [], 0
-    for i, h in enumerate(histories):
-        if i:
-            stage_starts.append(offset + 1)
-        epochs += [{**r, "epoch": r["epoch"] + offset} for r in h["epochs"]]
-        last_offset, offset = offset, offset + h.get("num_epochs", len(h["epochs"]))
-    last = histories[-1]
-    return {**last, "epochs": epochs, "num_epochs": offset, "stage_starts": stage_starts,
-            "best_epoch": last["best_epoch"] + last_offset,
+    *earlier, last = histories
+    offsets = [0]
+    for h in earlier:  # a run continues from the last epoch its parent recorded (it may have stopped early)
+        offsets.append(offsets[-1] + (h["epochs"][-1]["epoch"] if h["epochs"] else 0))
+    epochs = [{**r, "epoch": r["epoch"] + off} for h, off in zip(histories, offsets, strict=True)
+              for r in h["epochs"]]
+    return {**last, "epochs": epochs, "stage_starts": [off + 1 for off in offsets[1:]],
+            "num_epochs": offsets[-1] + last.get("num_epochs", len(last["epochs"])),
+            "best_epoch": last["best_epoch"] + offsets[-1],
             "train_seconds": sum(h["train_seconds"] for h in histories)}
 
 

@@ -128,11 +128,12 @@ def training_summary(history: dict | None, source: str) -> list[str]:
     epochs = history["epochs"]
     last = epochs[-1]
     validated = [r for r in epochs if r.get("val_loss") is not None]
+    starts = history.get("stage_starts", [])
+    chained = (f" in {len(starts) + 1} chained runs, later ones starting at epochs {', '.join(map(str, starts))}"
+               if starts else "")
     lines = [
         f"- **Run**: `{source}`",
-        f"- **Total training time**: {duration(history['train_seconds'])} ({len(epochs)} epochs"
-        + (f" in {len(history['stage_starts']) + 1} chained runs, later ones starting at epochs "
-           f"{', '.join(map(str, history['stage_starts']))})" if history.get("stage_starts") else ")"),
+        f"- **Total training time**: {duration(history['train_seconds'])} ({len(epochs)} epochs{chained})",
         f"- **Best epoch**: {history['best_epoch']}/{history.get('num_epochs', len(epochs))} "
         f"(val MAE {px(history.get('best_mae'))})",
         f"- **Final loss**: {last['train_loss']:.4f} (train, epoch {last['epoch']})",
