@@ -66,11 +66,36 @@ def _sigmoids_requantised(path) -> int:
     return sum(n.output[0] in quantised_inputs for n in graph.node if n.op_type == "Sigmoid")
 
 
+def _quantised_convs(path) -> dict[str, int]:
+    """Convs whose weight comes through a DequantizeLinear (i.e. run in INT8), per model part."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    dequantised = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    parts: dict[str, int] = {}
+    for n in graph.node:
+        if n.op_type == "Conv" and n.input[1] in dequantised:
+            parts[n.name.split("/")[2]] = parts.get(n.name.split("/")[2], 0) + 1
+    return parts
+
+
 def test_int8_ops_choose_what_is_quantised(files, tmp_path):
     assert _sigmoids_requantised(files["int8"]) > 50  # SiLU in INT8 by default
     calibration = [c.image for c in generated_captchas(2, seed=21)]
     float_silu = export(files["pth"], "onnx-int8", tmp_path / "f.onnx", calibration, int8_ops=["Conv", "Add"])
     assert _sigmoids_requantised(float_silu) == 0
+
+
+def test_int8_keeps_the_chosen_model_parts_in_float(files, tmp_path):
+    """By default the stem and stage 2 stay float; every other part runs its convs in INT8."""
+    default = _quantised_convs(files["int8"])
+    assert "stem" not in default and "stage2" not in default
+    assert {"stage3", "stage4", "fpn", "head"} <= set(default)
+    calibration = [c.image for c in generated_captchas(2, seed=21)]
+    everything = export(files["pth"], "onnx-int8", tmp_path / "all.onnx", calibration, float_modules=[])
+    assert {"stem", "stage2"} <= set(_quantised_convs(everything))
+    with pytest.raises(ValueError, match=r"unknown model part.*'stage9'.*parts: \['fpn'"):
+        export(files["pth"], "onnx-int8", tmp_path / "x.onnx", calibration, float_modules=["stage9"])
 
 
 def test_reduced_precision_outputs_stay_close(files):
@@ -149,13 +174,12 @@ def test_predict_cli_json(files, tmp_path, capsys):
 def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
     """Decoded points of FP16/INT8 within 1/3 px of FP32 on a trained model (the packaged one).
 
-    The bar is on the typical point (median) and on a share of points, not on every one:
-    measured on the shipped model, FP16 keeps all points within 0.5 px (the solver's
-    full-resolution matching moves points by whole pixels), while INT8 keeps 62 of these 64
-    within 3 px; of the other two, one is 6.4 px off and one is another gap candidate (the
-    issue asks for all; see MODEL_CARD.md; ``pytest -s`` prints these figures).
+    Measured on the shipped model: FP16 keeps every point within 0.5 px (the solver's
+    full-resolution matching moves points by whole pixels) and INT8, with the stem and stage 2
+    in float, within 1.4 px (``pytest -s`` prints these). Not a law for every captcha: on the
+    200 of ``benchmark-inference --samples 200`` INT8 keeps 98.7 % of points within 3 px
+    (MODEL_CARD.md), so a retrained model may need this set looked at again.
     """
-    share = {"onnx-fp16": 1.0, "onnx-int8": 0.95}[fmt]
     from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
 
     weights = PACKAGE_WEIGHTS / "default.safetensors"
@@ -166,4 +190,4 @@ def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
     out = SliderSolver.load(export(weights, fmt, tmp_path / "m.onnx")).solve_batch(images)
     dists = point_distances(ref, out)
     print(f"{fmt}: {(dists <= tol).sum()} of {len(dists)} points within {tol:g} px; largest {np.round(np.sort(dists)[-3:], 1)}")
-    assert np.median(dists) <= tol and (dists <= tol).mean() >= share, np.round(np.sort(dists)[-5:], 2)
+    assert (dists <= tol).all(), np.round(np.sort(dists)[-5:], 2)

@@ -1,7 +1,7 @@
 """The model shipped in the package (src/slidercaptcha/weights/) solves generated captchas.
 
-The floor is the issue's bar for this check; the shipped model measures 93.3 % here with
-ONNX Runtime INT8 and 91.7 % with PyTorch (``pytest -s tests/test_shipped_model.py`` prints them).
+The floor is the issue's bar for this check; the shipped model measures 91.7 % here with
+ONNX Runtime INT8 and with PyTorch (``pytest -s tests/test_shipped_model.py`` prints them).
 """
 
 import json

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, load_torch_model
-from slidercaptcha.inference.export import INT8_OPS, export
+from slidercaptcha.inference.export import add_int8_arguments, export
 from slidercaptcha.inference.images import encode_png
 from slidercaptcha.inference.samples import errors_vs_labels, generated_captchas, random_checkpoint
 from slidercaptcha.inference.solver import SliderSolver
@@ -40,8 +40,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--samples", type=int, default=32, help="generated captchas for the accuracy check")
     parser.add_argument("--profile", action="store_true", help="ONNX Runtime per-operator profile (batch 1)")
-    parser.add_argument("--int8-ops", nargs="+", default=INT8_OPS, metavar="OP",
-                        help="operator types the INT8 model quantises (as in export)")
+    add_int8_arguments(parser)
     parser.add_argument("--json", default="benchmark_inference.json", help="where to write the results")
 
 
@@ -102,7 +101,7 @@ def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: li
             solvers[backend] = SliderSolver(TorchBackend(load_torch_model(ckpt)[0], threads=args.threads))
         else:
             path = export(ckpt, ONNX_FORMATS[backend], tmp / f"{name}_{backend}.onnx", calibration=calibration,
-                          int8_ops=args.int8_ops)
+                          int8_ops=args.int8_ops, float_modules=args.int8_float_modules)
             solvers[backend] = SliderSolver(OnnxBackend(path, threads=args.threads))
         for batch in args.batch_sizes:
             calls = max(2, args.calls if batch == 1 else args.calls * 2 // batch)
@@ -114,7 +113,7 @@ def bench_model(ckpt: Path, name: str, args, data: list[bytes], accuracy_set: li
     vs_fp32 = {b: point_errors(reference, d) for b, d in decoded.items() if reference is not None}
     vs_labels = {b: accuracy(errors_vs_labels(accuracy_set, d)["error"], 5) for b, d in decoded.items()}
     result = {"rows": rows, "accuracy_vs_fp32": vs_fp32, "accuracy@5px_vs_labels": vs_labels,
-              "int8_ops": list(args.int8_ops)}
+              "int8_ops": list(args.int8_ops), "int8_float_modules": list(args.int8_float_modules)}
     if args.profile:
         result["profile"] = {b: operator_profile(solvers[b].backend.path, data, args.threads)
                              for b in args.backends if b.startswith("onnx")}

@@ -11,7 +11,11 @@
   signed activations measured 3-10× slower here. SiLU is quantised too (a table lookup
   and an integer multiply): kept in float it costs a dequantise/quantise pair per block
   and halved batch-32 throughput, for no accuracy gain on the shipped model (MODEL_CARD.md).
-  ``--int8-ops`` chooses the quantised operator types.
+  The stem and stage 2 stay in float: they carry the 1/4-scale detail that places a peak
+  within its cell, and quantising them moved ~2 % of decoded points to a neighbouring cell
+  (5-10 px); kept in float, that share halves for ~15 % more time (MODEL_CARD.md).
+  ``--int8-ops`` chooses the quantised operator types, ``--int8-float-modules`` the
+  top-level model parts kept in float.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ SPEC_SIZES_MB = {"onnx": 12.53, "onnx-fp16": 6.27, "onnx-int8": 3.13}  # spec; M
 SUFFIXES = {"onnx": ".onnx", "onnx-fp16": "_fp16.onnx", "onnx-int8": "_int8.onnx"}
 OPSET = 17
 INT8_OPS = ["Conv", "Relu", "Add", "Mul", "Sigmoid", "Resize", "Concat"]  # Sigmoid·Mul is SiLU
+INT8_FLOAT_MODULES = ["stem", "stage2"]  # top-level LiteHRNet18FPN children INT8 leaves in float
 
 
 def size_mb(path: str | Path) -> float:
@@ -86,10 +91,23 @@ class _Reader(CalibrationDataReader):
         return None if batch is None else {"input": batch}
 
 
+def nodes_of_modules(path: str | Path, modules: Sequence[str]) -> list[str]:
+    """Names of the ONNX nodes that the exporter scoped under the model's top-level ``modules``
+    (``/model/<module>/…``); a module with no nodes is an error that lists the valid ones."""
+    names = [n.name for n in onnx.load(str(path)).graph.node]
+    parts = {name.split("/")[2] for name in names if name.startswith("/model/") and name.count("/") > 2}
+    unknown = sorted(set(modules) - parts)
+    if unknown:
+        raise ValueError(f"unknown model part(s) {unknown} to keep in float; parts: {sorted(parts)}")
+    prefixes = tuple(f"/model/{m}/" for m in modules)
+    return [name for name in names if prefixes and name.startswith(prefixes)]
+
+
 def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray],
-                  input_size: tuple[int, int], ops: Sequence[str] = INT8_OPS) -> Path:
+                  input_size: tuple[int, int], ops: Sequence[str] = INT8_OPS,
+                  float_modules: Sequence[str] = INT8_FLOAT_MODULES) -> Path:
     """Static INT8 (QDQ, per-channel weights, MinMax activations) calibrated on ``images``;
-    only the operator types in ``ops`` are quantised."""
+    only the operator types in ``ops`` are quantised, and nothing inside ``float_modules``."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not images:
@@ -100,7 +118,8 @@ def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray]
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=list(ops))
+                        op_types_to_quantize=list(ops),
+                        nodes_to_exclude=nodes_of_modules(prepared, float_modules))
     update_metadata(dst, precision="int8")
     return Path(dst)
 
@@ -114,7 +133,7 @@ def calibration_images(count: int, seed: int = 1234) -> list[np.ndarray]:
 
 def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,
            calibration: Sequence[np.ndarray] | None = None, calibration_count: int = 64,
-           int8_ops: Sequence[str] = INT8_OPS) -> Path:
+           int8_ops: Sequence[str] = INT8_OPS, float_modules: Sequence[str] = INT8_FLOAT_MODULES) -> Path:
     """Export one format from a checkpoint (.pth: EMA weights when present, or .safetensors)."""
     from slidercaptcha.inference.backends import load_torch_model
 
@@ -131,11 +150,12 @@ def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,
         if fmt == "onnx-fp16":
             return convert_fp16(fp32, output)
         images = calibration if calibration is not None else calibration_images(calibration_count)
-        return quantize_int8(fp32, output, images, model.input_size, int8_ops)
+        return quantize_int8(fp32, output, images, model.input_size, int8_ops, float_modules)
 
 
 def package(checkpoint: str | Path, out_dir: str | Path, calibration: Sequence[np.ndarray] | None = None,
-            calibration_count: int = 64, int8_ops: Sequence[str] = INT8_OPS) -> list[Path]:
+            calibration_count: int = 64, int8_ops: Sequence[str] = INT8_OPS,
+            float_modules: Sequence[str] = INT8_FLOAT_MODULES) -> list[Path]:
     """The files ``SliderSolver.load()`` finds in a folder (the package ships them in weights/):
     ``default.safetensors`` (EMA weights in FP16), ``default.json`` (how to build the model)
     and ``default_int8.onnx`` (the fast CPU model; calibration and ops as in :func:`export`)."""
@@ -153,11 +173,22 @@ def package(checkpoint: str | Path, out_dir: str | Path, calibration: Sequence[n
     meta = {"variant": variant, "angle_head": model.head.angle is not None, "input_size": list(model.input_size),
             "weights": "EMA, FP16", "source": Path(checkpoint).name}
     (out_dir / "default.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    onnx_path = export(checkpoint, "onnx-int8", out_dir / "default_int8.onnx", calibration, calibration_count, int8_ops)
+    onnx_path = export(checkpoint, "onnx-int8", out_dir / "default_int8.onnx", calibration, calibration_count,
+                       int8_ops, float_modules)
     return [out_dir / "default.safetensors", out_dir / "default.json", onnx_path]
 
 
 # ----------------------------------------------------------------------------- CLI
+def add_int8_arguments(parser) -> None:
+    """The INT8 choices, shared by ``export`` and ``benchmark-inference``."""
+    parser.add_argument("--int8-ops", nargs="+", default=INT8_OPS, metavar="OP",
+                        help=f"ONNX operator types to quantise (default: {' '.join(INT8_OPS)}; "
+                             "without Sigmoid Mul, SiLU stays float)")
+    parser.add_argument("--int8-float-modules", nargs="*", default=INT8_FLOAT_MODULES, metavar="MODULE",
+                        help=f"model parts INT8 keeps in float (default: {' '.join(INT8_FLOAT_MODULES)}; "
+                             "none: quantise everything)")
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, help=".pth checkpoint or .safetensors weights")
     parser.add_argument("--format", dest="formats", nargs="+", choices=[*FORMATS, "package"], default=["onnx"],
@@ -166,9 +197,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibration-images", nargs="*", default=None,
                         help="image files for INT8 calibration (default: generated captchas)")
     parser.add_argument("--calibration-count", type=int, default=64, help="generated calibration captchas")
-    parser.add_argument("--int8-ops", nargs="+", default=INT8_OPS, metavar="OP",
-                        help=f"ONNX operator types to quantise (default: {' '.join(INT8_OPS)}; "
-                             "without Sigmoid Mul, SiLU stays float)")
+    add_int8_arguments(parser)
 
 
 def _output_for(args, fmt: str) -> Path | None:
@@ -187,10 +216,10 @@ def run(args) -> int:
     for fmt in args.formats:
         if fmt == "package":
             for path in package(args.checkpoint, args.output or "weights", calibration, args.calibration_count,
-                                args.int8_ops):
+                                args.int8_ops, args.int8_float_modules):
                 print(f"package    {path}  {size_mb(path):6.2f} MB")
             continue
         path = export(args.checkpoint, fmt, _output_for(args, fmt), calibration, args.calibration_count,
-                      args.int8_ops)
+                      args.int8_ops, args.int8_float_modules)
         print(f"{fmt:10s} {path}  {size_mb(path):6.2f} MB  (spec {SPEC_SIZES_MB[fmt]:.2f} MB)")
     return 0
