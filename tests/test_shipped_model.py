@@ -1,7 +1,9 @@
 """The model shipped in the package (src/slidercaptcha/weights/) solves generated captchas.
 
-The floor is the issue's bar for this check; the shipped model measures 91.7 % here with
-ONNX Runtime INT8 and with PyTorch (``pytest -s tests/test_shipped_model.py`` prints them).
+The floor is the issue's bar for this check (on at least 50 images); 300 captchas keep the
+estimate steady: one captcha is 0.3 points here, where on 60 it was 1.7 and the shipped model's
+first 60 sit exactly on the floor. The shipped model measures 92.3 % here with ONNX Runtime INT8
+and with PyTorch (``pytest -s tests/test_shipped_model.py`` prints them).
 """
 
 import json
@@ -16,14 +18,14 @@ from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
 from slidercaptcha.inference.samples import errors_vs_labels, generated_captchas
 from slidercaptcha.metrics import accuracy
 
-ACCURACY_FLOOR = 90.0  # % within 5 px on these 60 composite captchas
+ACCURACY_FLOOR = 90.0  # % within 5 px on these 300 composite captchas
 pytestmark = pytest.mark.skipif(not (PACKAGE_WEIGHTS / "default_int8.onnx").is_file(),
                                 reason="no model shipped in src/slidercaptcha/weights")
 
 
 @pytest.fixture(scope="module")
 def captchas():
-    return generated_captchas(60, seed=31337, mode="composite")  # a seed no training set used
+    return generated_captchas(300, seed=31337, mode="composite")  # a seed no training set used
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
