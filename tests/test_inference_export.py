@@ -176,8 +176,8 @@ def test_trained_model_reduced_precision_decodes_close(fmt, tol, tmp_path):
 
     Measured on the shipped model: FP16 keeps every point within 0.5 px (the solver's
     full-resolution matching moves points by whole pixels) and INT8, with the stem and stage 2
-    in float, within 1.4 px (``pytest -s`` prints these). Not a law for every captcha: on the
-    200 of ``benchmark-inference --samples 200`` INT8 keeps 98.7 % of points within 3 px
+    in float, within 2.3 px (``pytest -s`` prints these). Not a law for every captcha: on the
+    200 of ``benchmark-inference --samples 200`` INT8 keeps 99.7 % of points within 3 px
     (MODEL_CARD.md), so a retrained model may need this set looked at again.
     """
     from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
