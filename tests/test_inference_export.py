@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -72,11 +73,7 @@ def _quantised_convs(path) -> dict[str, int]:
 
     graph = onnx.load(str(path)).graph
     dequantised = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
-    parts: dict[str, int] = {}
-    for n in graph.node:
-        if n.op_type == "Conv" and n.input[1] in dequantised:
-            parts[n.name.split("/")[2]] = parts.get(n.name.split("/")[2], 0) + 1
-    return parts
+    return Counter(n.name.split("/")[2] for n in graph.node if n.op_type == "Conv" and n.input[1] in dequantised)
 
 
 def test_int8_ops_choose_what_is_quantised(files, tmp_path):

@@ -213,7 +213,7 @@ def test_errors_vs_labels_scores_against_the_generator_labels():
 def test_drawn_slider_sets_the_sliding_distance():
     """Composite captchas: heatmap points a few pixels off (both ways) come back with the
     sliding distance the image shows, measured by matching the drawn slider against the gap."""
-    from slidercaptcha.inference.piece import align_drawn_slider
+    from slidercaptcha.inference.piece import ALIGN_MIN_SCORE, align_drawn_slider
 
     captchas = [c for c in generated_captchas(30, seed=17, mode="composite") if not c.record["decoys"]][:15]
     exact = 0
@@ -222,7 +222,7 @@ def test_drawn_slider_sets_the_sliding_distance():
         true_distance = r["gap_x"] - r["slider_x"]
         gap, slider = (r["gap_x"] + 4.0, r["gap_y"] + 2.0), (r["slider_x"] - 3.0, r["slider_y"] - 2.0)  # 7 px too far
         new_gap, new_slider, score = align_drawn_slider(cap.image, gap, slider)
-        if score >= 0.3:  # matched: the points move by half the disagreement each, in opposite ways
+        if score >= ALIGN_MIN_SCORE:  # matched: the points move by half the disagreement each, in opposite ways
             assert np.add(new_gap, new_slider) == pytest.approx(np.add(gap, slider))
         exact += abs(new_gap[0] - new_slider[0] - true_distance) <= 1.5
     # Faint gap styles (frosted, soft shadow) leave little outline to match; measured 12/15 (seed 17).

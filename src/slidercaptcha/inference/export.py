@@ -100,7 +100,7 @@ def nodes_of_modules(path: str | Path, modules: Sequence[str]) -> list[str]:
     if unknown:
         raise ValueError(f"unknown model part(s) {unknown} to keep in float; parts: {sorted(parts)}")
     prefixes = tuple(f"/model/{m}/" for m in modules)
-    return [name for name in names if prefixes and name.startswith(prefixes)]
+    return [name for name in names if name.startswith(prefixes)]  # startswith(()) is False
 
 
 def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray],
