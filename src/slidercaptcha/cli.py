@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "benchmark-dataloader": ("slidercaptcha.data.benchmark", "samples/s of generation and of the training loader"),
     "model-info": ("slidercaptcha.model.info", "parameter table, GFLOPs and weight sizes"),
     "train": ("slidercaptcha.train.engine", "train the model from a YAML config"),
+    "import-real": ("slidercaptcha.evaluation.import_real", "convert a public set of real captchas to manifests"),
     "evaluate": ("slidercaptcha.evaluation.evaluate", "score a checkpoint on a labelled set"),
     "report": ("slidercaptcha.evaluation.report", "write the evaluation report and plots"),
     "plot": ("slidercaptcha.evaluation.plots", "draw training curves from a run"),

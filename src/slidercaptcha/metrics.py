@@ -67,6 +67,30 @@ def summarize(errors: dict[str, np.ndarray]) -> dict[str, float | int | None]:
     return s
 
 
+def x_error_summary(signed: np.ndarray, tolerance: float = 5.0) -> dict[str, float | int | None]:
+    """How a solver lands on a set of real captchas, from signed x errors (predicted − true
+    gap centre x; NaN = no answer, counted as a miss).
+
+    Real labels differ in where a box starts (knobs in or out, hand-drawn edges), which shifts
+    every error of a set alike; ``within_5px_median_removed`` scores the answers once the set's
+    median signed error is taken off, so a fixed convention offset is not counted as a miss.
+    """
+    signed = np.asarray(signed, float)
+    answered = signed[~np.isnan(signed)]
+    err = np.where(np.isnan(signed), np.inf, np.abs(signed))
+    median = float(np.median(answered)) if len(answered) else None
+    out: dict[str, float | int | None] = {"n": int(len(signed)), "answered": int(len(answered))}
+    for k in THRESHOLDS:
+        out[f"within_{k}px"] = float(100.0 * (err <= k).mean()) if len(err) else None
+    out["median_signed_error"] = median
+    centred = np.abs(signed - (median or 0.0))
+    out[f"within_{tolerance:g}px_median_removed"] = (
+        float(100.0 * (np.nan_to_num(centred, nan=np.inf) <= tolerance).mean()) if len(err) else None)
+    out["median_error"] = float(np.median(err)) if len(err) else None
+    out["p95_error"] = float(np.percentile(err, 95, method="higher")) if len(err) else None
+    return out
+
+
 def meets_target(name: str, value: float | None) -> bool | None:
     """Whether ``value`` meets the spec's target for ``name`` (None when no target/value)."""
     if name not in TARGETS or value is None:

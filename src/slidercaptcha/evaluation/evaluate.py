@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_checkpoint, load_model
+from slidercaptcha.config import config_from_dict
 from slidercaptcha.data.dataset import CaptchaDataset, load_rgb
 from slidercaptcha.decode import SLIDER_THRESHOLD
 from slidercaptcha.evaluation import failures
@@ -227,6 +228,30 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
     return done
 
 
+def group_name(records: list[LabelRecord]) -> str:
+    """What ``sample_type`` means for this set: the vendor or subset of a real set, else the
+    generator's sample type."""
+    if records and all(r.meta.get("vendor") for r in records):
+        return "Vendor"
+    if records and all(r.meta.get("set") for r in records):
+        return "Set"
+    return "Sample type"
+
+
+def load_for_evaluation(path: str | Path) -> tuple:
+    """A training checkpoint (.pth) or shipped weights (.safetensors + JSON, as in the package)
+    → (model, config, epoch); the config of shipped weights is the default one with their
+    variant and input size, which is all scoring reads from it."""
+    if Path(path).suffix.lower() != ".safetensors":
+        model, cfg = load_model(path)
+        return model, cfg, load_checkpoint(path).get("epoch")
+    from slidercaptcha.inference.backends import load_safetensors_model
+
+    model, variant = load_safetensors_model(Path(path))
+    cfg = config_from_dict({"model": {"variant": variant, "input_size": list(model.input_size)}})
+    return model, cfg, None
+
+
 # ----------------------------------------------------------------------------- main flow
 def evaluate(
     checkpoint: str | Path,
@@ -245,7 +270,7 @@ def evaluate(
     use_pieces, align: score as the solver API solves (:func:`solve_as_the_api`); both off
     score the model's decoded heatmaps alone.
     """
-    model, cfg = load_model(checkpoint)
+    model, cfg, epoch = load_for_evaluation(checkpoint)
     records, skipped, fmt = read_labels(data, fmt)
     found = len(records) + len(skipped)
     records, unreadable = readable(records)
@@ -260,13 +285,16 @@ def evaluate(
     pred = predict_loader(model, loader, torch.device("cpu"), cfg.loss, joint=joint)
     root = data_root(Path(data))
     api_steps = solve_as_the_api(model, records, pred, root, use_pieces, align)
+    for k, i in enumerate(pred["index"].astype(int)):  # labels with several boxes: either one counts
+        if records[i].meta.get("gap_alternatives"):
+            pred["gap"][k] = records[i].gap_nearest(tuple(pred["pred_gap"][k]))
     errors = errors_of(pred)
     ordered = [records[i] for i in pred["index"].astype(int)]
     fails = failures.analyze(ordered, errors, threshold)
     overall = summarize(errors)
     metrics = {
         "checkpoint": str(checkpoint),
-        "epoch": load_checkpoint(checkpoint).get("epoch"),
+        "epoch": epoch,
         "model": cfg.model.variant,
         "input_size": list(cfg.model.input_size),
         "run_dir": cfg.checkpoints.save_dir,
@@ -288,6 +316,7 @@ def evaluate(
         "loss": pred["loss"],
         "overall": overall,
         "components": components(overall),
+        "group_by": group_name(ordered),
         "per_sample_type": subset_metrics(errors, pred["sample_type"]),
         "per_mode": subset_metrics(errors, np.array([r.mode for r in ordered])),
         "failures": failures.summary(fails, threshold),
@@ -305,7 +334,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint",
         required=True,
-        help="checkpoint .pth (e.g. checkpoints/1.1.0/best_model.pth)",
+        help="checkpoint .pth (e.g. checkpoints/1.1.0/best_model.pth) or shipped .safetensors "
+        "(e.g. src/slidercaptcha/weights/default.safetensors)",
     )
     p.add_argument(
         "--data", required=True, help="dataset folder or label file (manifest, LabelMe, YOLO, CSV)"

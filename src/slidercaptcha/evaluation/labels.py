@@ -11,6 +11,18 @@ Supported inputs (``--format auto`` picks by what the folder holds):
 - ``csv``: ``file,gap_x,gap_y[,slider_x,slider_y]`` with a header row, optional
   ``sample_type`` and ``gap_angle`` columns; an empty slider means a gap-only image.
 
+Two public sets of real captchas have layouts of their own (``../shared/REALDATA.md``):
+
+- ``spc``: ``<Vendor>/images/<split>/*`` with YOLO boxes in ``<Vendor>/labels/<split>/``;
+  class 0 is the gap, the box is hand-drawn around the hollow (knobs included), and the
+  gap is the box centre. Where one file holds several boxes (Shumei: the gap and a decoy,
+  not told apart) the first is the gap and the others are kept as ``gap_alternatives``, so
+  scoring can accept either box. The vendor is the record's group (``sample_type``).
+- ``npc``: ``dataset.json`` files with ``cases[{background, puzzle, position}]``, where
+  ``position`` is the top-left of the piece *image* placed on the background (y = 0 for
+  full-height strips). The gap is then at position + the centre of the piece's silhouette
+  (alpha) box in its image. Each set is a group; every record has its piece file.
+
 Coordinates are box centres in original-image pixels. A file whose labels cannot be used
 is not fatal: it is returned in the ``skipped`` list with the reason, and counted.
 """
@@ -19,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +39,7 @@ from PIL import Image
 
 from slidercaptcha.utils.io import read_jsonl
 
-FORMATS = ("manifest", "labelme", "yolo", "csv")
+FORMATS = ("manifest", "labelme", "yolo", "csv", "spc", "npc")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 GAP_NAMES = {"gap", "target", "hole", "notch", "缺口"}
 SLIDER_NAMES = {"slider", "piece", "block", "puzzle", "滑块"}
@@ -48,6 +61,12 @@ class LabelRecord:
     gap_size: tuple[float, float] | None = None  # gap box width, height when known
     size: tuple[int, int] | None = None  # image width, height (set once the image is decoded)
     meta: dict = field(default_factory=dict)  # the source record (manifest fields, decoys, effects)
+
+    def gap_nearest(self, point: tuple[float, float]) -> tuple[float, float]:
+        """The true gap closest to ``point``: the gap itself unless the label lists several
+        boxes it does not tell apart (``gap_alternatives``), where either counts as the gap."""
+        options = [self.gap, *map(tuple, self.meta.get("gap_alternatives") or [])]
+        return min(options, key=lambda g: (g[0] - point[0]) ** 2 + (g[1] - point[1]) ** 2)
 
     @property
     def has_slider(self) -> bool:
@@ -195,7 +214,8 @@ def _yolo_label_for(image: Path) -> Path | None:
     return None
 
 
-def read_yolo_file(image: Path, label: Path, classes: dict[str, str]) -> LabelRecord:
+def _yolo_boxes(image: Path, label: Path, classes: dict[str, str]) -> list[tuple]:
+    """[(role, cx, cy, w, h)] in pixels, in file order; lines of other classes are ignored."""
     try:
         with Image.open(image) as img:  # header only: the size, no pixel decoding
             width, height = img.size
@@ -212,7 +232,12 @@ def read_yolo_file(image: Path, label: Path, classes: dict[str, str]) -> LabelRe
         if role is not None:
             cx, cy, w, h = (float(v) for v in parts[1:5])
             boxes.append((role, cx * width, cy * height, w * width, h * height))
-    return _record_from_boxes(image, _one_per_role(boxes, str(label)), {"source": str(label)})
+    return boxes
+
+
+def read_yolo_file(image: Path, label: Path, classes: dict[str, str]) -> LabelRecord:
+    boxes = _one_per_role(_yolo_boxes(image, label, classes), str(label))
+    return _record_from_boxes(image, boxes, {"source": str(label)})
 
 
 def read_yolo(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
@@ -269,6 +294,79 @@ def read_csv(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
     return records, skipped
 
 
+# ----------------------------------------------------------------------------- real sets
+SPC_SPLITS = ("train", "val")  # the labelled ones; spc's test split has no labels
+
+
+def read_spc(root: Path, splits: tuple[str, ...] = SPC_SPLITS) -> tuple[list[LabelRecord], list[Skipped]]:
+    """spc: one folder per vendor with ``images/<split>`` and YOLO ``labels/<split>``."""
+    records, skipped = [], []
+    classes = {str(i): n for i, n in enumerate(YOLO_CLASSES)}
+    vendors = sorted(d for d in root.iterdir() if (d / "images").is_dir())
+    if not vendors:
+        raise ValueError(f"{root}: no spc vendor folders (<Vendor>/images/<split>/)")
+    for vendor in vendors:
+        for split in splits:
+            folder = vendor / "images" / split
+            for image in sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+                label = vendor / "labels" / split / image.with_suffix(".txt").name
+                try:
+                    if not label.is_file():
+                        raise LabelError(f"{image}: no label file {label}")
+                    gaps = [b for role, *b in _yolo_boxes(image, label, classes) if role == "gap"]
+                    if not gaps:
+                        raise LabelError(f"{label}: no gap box")
+                except (LabelError, ValueError) as err:
+                    skipped.append(Skipped(str(image), str(err)))
+                    continue
+                (cx, cy, w, h), others = gaps[0], gaps[1:]
+                records.append(LabelRecord(
+                    file=image, gap=(cx, cy), mode="gap-only", gap_size=(w, h), sample_type=vendor.name,
+                    meta={"source": "spc", "vendor": vendor.name, "split": split, "label_file": str(label),
+                          "gap_alternatives": [[b[0], b[1]] for b in others]}))
+    return records, skipped
+
+
+def silhouette_center(piece: Path) -> tuple[float, float]:
+    """Centre of the opaque (alpha > 127) box of a piece image; its image centre without alpha."""
+    with Image.open(piece) as img:
+        img.load()
+        width, height = img.size
+        box = img.getchannel("A").point(lambda a: 255 if a > 127 else 0).getbbox() \
+            if "A" in img.getbands() else None
+    x0, y0, x1, y1 = box or (0, 0, width, height)
+    return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+def read_npc(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
+    """npc: every ``dataset.json`` under ``root``; the gap is where the placed piece's silhouette is."""
+    records, skipped = [], []
+    sets = sorted(root.rglob("dataset.json")) if root.is_dir() else [root]
+    if not sets:
+        raise ValueError(f"{root}: no npc dataset.json files")
+    for index in sets:
+        folder, name = index.parent, index.parent.name.removesuffix("_test").replace("_", "-")
+        try:
+            cases = json.loads(index.read_text(encoding="utf-8"))["cases"]
+        except (ValueError, KeyError, TypeError) as err:
+            skipped.append(Skipped(str(index), f"unreadable npc index: {err!r}"))
+            continue
+        for case in cases:
+            image = folder / str(case.get("background"))
+            try:
+                piece = folder / case["puzzle"]
+                x, y = (float(v) for v in case["position"])
+                cx, cy = silhouette_center(piece)
+            except (KeyError, TypeError, ValueError, *IMAGE_ERRORS) as err:
+                skipped.append(Skipped(str(image), f"bad npc case: {err!r}"))
+                continue
+            records.append(LabelRecord(
+                file=image, gap=(x + cx, y + cy), mode="separate", sample_type=name,
+                meta={"source": "npc", "set": name, "split": "test", "piece_file": os.path.relpath(piece, root),
+                      "position": [x, y]}))
+    return records, skipped
+
+
 # ----------------------------------------------------------------------------- dispatch
 def _manifest_in(root: Path) -> Path:
     """The manifest of a dataset folder: test.jsonl, manifest.jsonl, or the only *.jsonl."""
@@ -296,6 +394,10 @@ def detect_format(path: Path) -> str:
         return kind
     if any(path.glob("*.jsonl")):
         return "manifest"
+    if any(path.rglob("dataset.json")):
+        return "npc"
+    if any(path.glob("*/images/*/")) and any(path.glob("*/labels/*/")):
+        return "spc"
     if any(path.glob("*.csv")):
         return "csv"
     if any(path.rglob("*.json")):
@@ -329,6 +431,10 @@ def read_labels(
         records, skipped = read_csv(csvs[0])
     elif fmt == "labelme":
         records, skipped = read_labelme(path)
+    elif fmt == "spc":
+        records, skipped = read_spc(path)
+    elif fmt == "npc":
+        records, skipped = read_npc(path)
     else:
         records, skipped = read_yolo(path)
     return records, skipped, fmt

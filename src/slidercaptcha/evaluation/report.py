@@ -226,7 +226,7 @@ def write_report(
         "",
         "## Difficult samples (困难样本表现)",
         "",
-        *difficult_table(m["per_sample_type"], "Sample type"),
+        *difficult_table(m["per_sample_type"], m.get("group_by", "Sample type")),
         "",
         *difficult_table(m["per_mode"], "Captcha form"),
         "",

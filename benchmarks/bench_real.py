@@ -1,0 +1,157 @@
+"""Score the solver, and optionally peer solvers, on the real captcha sets present under a folder.
+
+    python benchmarks/bench_real.py --root data/real                 # ours only
+    python benchmarks/bench_real.py --root data/real --peers all     # + the four peers (see peers.py)
+
+Sets (fetched as ``../shared/REALDATA.md`` says; an absent one is skipped with a note):
+``<root>/spc`` (six vendors, gap boxes, scored on the ``--spc-split``) and ``<root>/npc``
+(background + piece, three sets). Each solver gets the piece where the captcha has one and
+the solver takes one. Per group: n, share within 3/5/10 px of the gap centre's x, the
+group's median signed error, share within 5 px once that median is removed (labels differ
+in where a box starts), median and p95 error, ms per image (image load included). A solver
+that fails on an image scores a miss there, and the image is listed in the JSON.
+
+Writes ``--out`` (JSON) and the same table as markdown next to it (``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from slidercaptcha.evaluation.labels import LabelRecord, read_npc, read_spc
+from slidercaptcha.metrics import x_error_summary
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # peers.py sits beside this script
+
+from peers import PeerUnavailable, load_peers  # noqa: E402
+
+
+class Ours:
+    """``SliderSolver`` as a user calls it: the packaged model unless ``--model`` says otherwise."""
+
+    name = "slidercaptcha"
+    takes_piece = True
+
+    def __init__(self, model: str | None, threads: int):
+        from slidercaptcha.inference import SliderSolver
+
+        self.solver = SliderSolver.load(model, threads=threads)
+
+    def solve(self, background: Path, piece: Path | None) -> tuple[float, float]:
+        return self.solver.solve(background, piece=piece).gap
+
+
+def real_sets(root: Path, spc_split: str) -> dict[str, list[LabelRecord]]:
+    """{group: records}, groups named '<set> <vendor or subset>'; absent sets are noted."""
+    groups: dict[str, list[LabelRecord]] = {}
+    for name, read in (("spc", lambda p: read_spc(p, (spc_split,))), ("npc", read_npc)):
+        folder = root / name
+        if not folder.is_dir():
+            print(f"note: {folder} not found, {name} skipped (../shared/REALDATA.md says how to fetch it)")
+            continue
+        records, skipped = read(folder)
+        for s in skipped:
+            print(f"note: {s.file} skipped: {s.reason}")
+        for r in records:
+            groups.setdefault(f"{name} {r.sample_type}", []).append(r)
+    return groups
+
+
+def piece_of(record: LabelRecord, root: Path) -> Path | None:
+    return root / "npc" / record.meta["piece_file"] if record.meta.get("piece_file") else None
+
+
+def score(solver, groups: dict[str, list[LabelRecord]], root: Path, limit: int | None) -> dict[str, dict]:
+    results = {}
+    for group, records in groups.items():
+        records = records[:limit]
+        signed, seconds, failed = [], 0.0, []
+        for r in tqdm(records, desc=f"{solver.name} | {group}", leave=False, disable=None):
+            piece = piece_of(r, root) if solver.takes_piece else None
+            start = time.perf_counter()
+            try:
+                x, y = solver.solve(r.file, piece)
+            except Exception as err:  # a failing image is a miss, never a crash
+                failed.append({"file": str(r.file), "error": f"{type(err).__name__}: {err}"})
+                x = y = float("nan")
+            seconds += time.perf_counter() - start
+            truth = r.gap_nearest((x, y if np.isfinite(y) else r.gap[1]))
+            signed.append(x - truth[0])
+        results[group] = {**x_error_summary(np.array(signed)), "ms_per_image": 1000 * seconds / len(records),
+                          "piece_given": bool(solver.takes_piece and piece_of(records[0], root)),
+                          "failed": failed}
+    return results
+
+
+def markdown(results: dict[str, dict[str, dict]], groups: list[str]) -> str:
+    """Rows = groups; a cell = within 5 px with the median removed (raw within 5 px)."""
+    solvers = list(results)
+    lines = ["| set | n | " + " | ".join(solvers) + " |", "|---|---|" + "---|" * len(solvers)]
+    for g in groups:
+        cells = []
+        for s in solvers:
+            r = results[s].get(g)
+            cells.append("—" if r is None else f"{r['within_5px_median_removed']:.1f} ({r['within_5px']:.1f})")
+        n = next(results[s][g]["n"] for s in solvers if g in results[s])
+        lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
+    ms = [np.mean([r["ms_per_image"] for r in results[s].values()]) for s in solvers]
+    lines.append("| ms per image (mean over sets) | | " + " | ".join(f"{v:.1f}" for v in ms) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", default="data/real", help="folder holding spc/ and npc/ (default: %(default)s)")
+    p.add_argument("--peers", nargs="*", default=[], help="peer solvers to score too: names from peers.py, or all")
+    p.add_argument("--model", help="model for our solver (default: the packaged one)")
+    p.add_argument("--threads", type=int, default=2, help="threads for every solver (default: %(default)s)")
+    p.add_argument("--spc-split", default="val", choices=("train", "val"), help="spc split to score")
+    p.add_argument("--limit", type=int, help="score only the first N captchas of each group")
+    p.add_argument("--out", default=str(HERE / "results" / "bench_real.json"))
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)  # every solver on the same cores (torch peers included)
+    root = Path(args.root)
+    groups = real_sets(root, args.spc_split)
+    if not groups:
+        print(f"no real sets under {root}; nothing to score")
+        return 1
+    solvers = [Ours(args.model, args.threads)]
+    for name in [n for arg in args.peers for n in arg.split(",") if n]:
+        try:
+            solvers += load_peers([name])
+        except PeerUnavailable as err:
+            print(f"note: peer {name} skipped: {err}")
+    start = time.perf_counter()
+    results = {s.name: score(s, groups, root, args.limit) for s in solvers}
+    table = markdown(results, list(groups))
+    print(table)
+    for s, per_group in results.items():
+        for g, r in per_group.items():
+            for f in r["failed"]:
+                print(f"{s} | {g}: {f['file']} failed: {f['error']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "command": "python benchmarks/bench_real.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "seconds": time.perf_counter() - start,
+        "results": results,
+    }, indent=1) + "\n")
+    out.with_suffix(".md").write_text(table)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
