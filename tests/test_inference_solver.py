@@ -213,7 +213,7 @@ def test_errors_vs_labels_scores_against_the_generator_labels():
 def test_drawn_slider_sets_the_sliding_distance():
     """Composite captchas: heatmap points a few pixels off (both ways) come back with the
     sliding distance the image shows, measured by matching the drawn slider against the gap."""
-    from slidercaptcha.inference.piece import ALIGN_MIN_SCORE, align_drawn_slider
+    from slidercaptcha.inference.matching import ALIGN_MIN_SCORE, align_drawn_slider
 
     captchas = [c for c in generated_captchas(30, seed=17, mode="composite") if not c.record["decoys"]][:15]
     exact = 0

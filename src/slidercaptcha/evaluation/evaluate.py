@@ -204,12 +204,12 @@ def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
 def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, pieces: bool = True,
                      align: bool = True) -> dict[str, int]:
     """Score what a user of ``SliderSolver`` gets, not the raw heatmaps: separate-form
-    captchas with a piece file are solved with it (``solve(image, piece=...)`` ranks the gap
-    candidates by the piece's outline and fits it), and where the model sees a drawn slider,
+    captchas with a piece file are solved with it (``solve(image, piece=...)`` searches the
+    image for where the piece fits, the heatmap as a prior), and where the model sees a drawn slider,
     the slider is matched against the gap (``align_drawn_slider``). Returns how many
     predictions each step replaced."""
     from slidercaptcha.inference.backends import TorchBackend
-    from slidercaptcha.inference.piece import ALIGN_MIN_SCORE, align_drawn_slider
+    from slidercaptcha.inference.matching import ALIGN_MIN_SCORE, align_drawn_slider
     from slidercaptcha.inference.solver import SliderSolver
 
     done = {"pieces_used": 0, "aligned": 0}

@@ -35,6 +35,7 @@ class ImageLimits:
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 25_000_000  # e.g. 5000×5000; a captcha is far below this
     max_side: int = 16384
+    min_side: int = 16  # smaller is no captcha (and no piece): refused, never "solved"
 
 
 DEFAULT_LIMITS = ImageLimits()
@@ -56,6 +57,9 @@ def describe(source: ImageInput, name: str | None = None) -> str:
 def check_size(width: int, height: int, limits: ImageLimits, label: str) -> None:
     if width < 1 or height < 1:
         raise ImageError(f"{label}: image has no pixels ({width}×{height})")
+    if min(width, height) < limits.min_side:
+        raise ImageError(f"{label}: {width}×{height} image is too small to solve "
+                         f"(at least {limits.min_side} px per side)")
     if width * height > limits.max_pixels or max(width, height) > limits.max_side:
         raise ImageTooLargeError(f"{label}: {width}×{height} image exceeds the limit of "
                                  f"{limits.max_pixels} pixels / {limits.max_side} px per side")

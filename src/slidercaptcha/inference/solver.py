@@ -2,7 +2,7 @@
 
     solver = SliderSolver.load()                  # packaged model; or a .pth / .onnx / directory
     result = solver.solve("captcha.png")          # result.distance, result.gap, result.slider
-    result = solver.solve(bg, piece="piece.png")  # separate piece: it ranks the gap candidates
+    result = solver.solve(bg, piece="piece.png")  # separate piece: searched for at full resolution
 
 Both backends share the same preprocessing (:func:`slidercaptcha.preprocess.preprocess`) and
 decoding (:func:`slidercaptcha.decode.decode`); only the model call differs.
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from slidercaptcha.decode import SLIDER_THRESHOLD, decode
+from slidercaptcha.grid import canvas_to_grid
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, create_backend
 from slidercaptcha.inference.images import (
     DEFAULT_LIMITS,
@@ -28,16 +29,16 @@ from slidercaptcha.inference.images import (
     describe,
     load_image,
 )
-from slidercaptcha.inference.piece import (
+from slidercaptcha.inference.matching import (
     align_drawn_slider,
-    gap_candidates,
-    match_piece,
-    piece_from_array,
+    heatmap_in_image,
+    locate_piece,
+    read_piece,
     slider_position,
 )
 from slidercaptcha.preprocess import preprocess, to_rgb
 
-HEAT_WEIGHT = 0.1  # piece matching decides; the heatmap only breaks near-ties (e.g. circles)
+Box = tuple[float, float, float, float]
 
 
 @dataclass
@@ -45,6 +46,10 @@ class SolveResult:
     """Points are (x, y) in the original image's pixels; ``distance = gap_x - slider_x``.
 
     ``slider`` and ``distance`` are None for gap-only images (no piece drawn, none given).
+    With a separate piece, its shape is known, so the result also has boxes (x0, y0, x1, y1):
+    ``gap_box`` where the piece fits, ``slider_box`` where it sits now (piece image at x = 0),
+    ``offset = gap_box.x0 - slider_box.x0`` (the left-edge drag distance sites take; equal to
+    ``gap_box.x0`` for a tight piece) and ``match_score`` (0..1, how well the outline fits).
     ``timing`` is in ms per image (a batch's stage times divided by its size).
     """
 
@@ -54,6 +59,10 @@ class SolveResult:
     gap_confidence: float
     slider_confidence: float
     gap_angle: float | None
+    gap_box: Box | None = None
+    slider_box: Box | None = None
+    offset: float | None = None
+    match_score: float | None = None
     timing: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -96,17 +105,15 @@ class SliderSolver:
     """Locate gap and slider with a model backend; see the module docstring."""
 
     def __init__(self, backend: TorchBackend | OnnxBackend, slider_threshold: float = SLIDER_THRESHOLD,
-                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, candidates: int = 5,
-                 align: bool = True):
+                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, align: bool = True):
         """align: in composite captchas, match the drawn slider against the gap to measure the
-        sliding distance at full resolution (:func:`~slidercaptcha.inference.piece.align_drawn_slider`);
+        sliding distance at full resolution (:func:`~slidercaptcha.inference.matching.align_drawn_slider`);
         off returns the heatmaps' points as decoded."""
         self.backend = backend
         self.align = align
         self.slider_threshold = slider_threshold
         self.joint = joint
         self.limits = limits
-        self.candidates = candidates
 
     @classmethod
     def load(cls, path: str | Path | None = None, backend: str = "auto", device: str = "cpu",
@@ -145,18 +152,28 @@ class SliderSolver:
         return results
 
     def _use_piece(self, batch: BatchOutput, i: int, piece: ImageInput, found: dict) -> None:
-        """Re-rank gap candidates by matching the piece; the piece fixes the slider."""
-        piece_obj = piece_from_array(load_image(piece, "RGB", self.limits), describe(piece, "piece"))
-        cand = gap_candidates(batch.outputs["heatmap_gap"][i], batch.outputs["offset_gap"][i],
-                              batch.boxes[i], batch.mask[i], k=self.candidates)
-        match, fitted = match_piece(to_rgb(batch.images[i]), piece_obj, cand.points)
-        best = int(np.argmax(match + HEAT_WEIGHT * cand.scores))
-        gap = tuple(map(float, fitted[best]))  # where the outline fits: finer than a heatmap cell
-        found["gap"], found["gap_confidence"] = gap, float(cand.scores[best])
-        if "angle" in batch.outputs:
-            sin, cos = batch.outputs["angle"][i].flatten(1)[:, cand.cells[best]].tolist()
+        """Search the whole image for where the piece fits, with the gap heatmap as a prior
+        (:func:`~slidercaptcha.inference.matching.locate_piece`); the piece fixes the slider."""
+        piece_obj = read_piece(load_image(piece, "RGB", self.limits), describe(piece, "piece"))
+        height, width = batch.images[i].shape[:2]
+        heat = batch.outputs["heatmap_gap"][i, 0].numpy()
+        prior = heatmap_in_image(heat, batch.boxes[i].numpy(), width, height)
+        match = locate_piece(to_rgb(batch.images[i]), piece_obj, prior)
+        x, y = (min(max(int(v), 0), n - 1) for v, n in zip(match.center, (width, height), strict=True))
+        found.update(gap=match.center, gap_box=match.box, gap_confidence=float(prior[y, x]),
+                     match_score=match.score)
+        if "angle" in batch.outputs:  # the angle map's value at the matched gap's cell
+            angle = batch.outputs["angle"][i]  # [2,h,w]: sin, cos
+            sx, sy, left, top = batch.boxes[i][:4].tolist()
+            col = int(np.clip(round(canvas_to_grid(match.center[0] * sx + left)), 0, angle.shape[2] - 1))
+            row = int(np.clip(round(canvas_to_grid(match.center[1] * sy + top)), 0, angle.shape[1] - 1))
+            sin, cos = angle[:, row, col].tolist()
             found["gap_angle"] = float(np.degrees(np.arctan2(sin, cos)))
-        found["slider"] = slider_position(piece_obj, batch.images[i].shape[:2], gap[1])
+        found["slider"] = slider_position(piece_obj, (height, width), match.center[1])
+        dy = found["slider"][1] - piece_obj.center[1]
+        x0, y0, x1, y1 = piece_obj.box
+        found["slider_box"] = (x0, y0 + dy, x1, y1 + dy)
+        found["offset"] = match.box[0] - x0
 
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,

@@ -1,0 +1,230 @@
+"""Full-resolution matching: where a piece's shape fits in the image.
+
+The network's gap heatmap has 1/4-scale cells (up to ~10 original pixels on a wide captcha)
+and, on real captchas, sometimes ranks a decoy or a picture edge first. Given the piece, the
+image itself says where the gap is, at full resolution, by three cues scored at every
+position (one ``cv2.matchTemplate`` each, a few ms):
+
+- **outline**: the piece silhouette's edges against the image's gradient magnitude. Every
+  way of drawing a gap (dark or light fill, rim, bevel, emboss) leaves its outline, and a
+  rotated or scaled decoy's outline does not fit the piece;
+- **texture**: the piece is the background cut out, so its inside correlates with the gap's
+  inside even under a translucent fill (a linear change of brightness), and not with a
+  decoy elsewhere;
+- **prior**: the network's gap heatmap, brought to full resolution, breaks near-ties.
+
+A piece image that spans the background's height (a strip, or a full-size layer) also fixes
+the gap's row. Composite captchas draw the piece in the image; :func:`align_drawn_slider`
+matches it against the gap the network found to measure the sliding distance.
+
+The solver, ``evaluate`` and the benchmarks all go through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from slidercaptcha.grid import canvas_to_grid
+from slidercaptcha.inference.images import ImageError
+
+ALPHA_THRESHOLD = 127
+PLAIN_TOLERANCE = 30  # pieces without alpha: pixels this far (max over channels) from the border colour are the piece
+PAD = 3  # so the outline along the silhouette's bounding box shows in the edge map
+# Cue weights (outline correlation is in [0, 1], texture in [-1, 1], prior a heatmap in [0, 1]);
+# chosen on npc (real) and generated separate-piece captchas together (MODEL_CARD.md):
+TEXTURE_WEIGHT = 0.3
+PRIOR_WEIGHT = 0.4
+ROW_SLACK = 2  # px a strip's row may move (labels and renderers round differently)
+# Drawn-slider alignment, chosen on the default model's validation set (MODEL_CARD.md):
+SLIDER_PATCH_SIZES = (0.2, 0.25, 0.3, 0.35)  # patch side / image height, tried in turn
+ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap the heatmap found
+ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
+
+
+# ----------------------------------------------------------------------------- pieces
+@dataclass(frozen=True)
+class Piece:
+    """A piece's silhouette and pixels cropped to its bounding box, and where that box sat in
+    its image (a tight crop, a strip with the piece inside, or a full-size layer)."""
+
+    mask: np.ndarray  # bool h×w
+    gray: np.ndarray  # uint8 h×w, the piece's own pixels (for the texture cue)
+    x0: int
+    y0: int
+    image_width: int
+    image_height: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """Bounding-box centre in the piece image's pixels (continuous coordinates)."""
+        h, w = self.mask.shape
+        return self.x0 + w / 2, self.y0 + h / 2
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        h, w = self.mask.shape
+        return float(self.x0), float(self.y0), float(self.x0 + w), float(self.y0 + h)
+
+
+def _plain_background_silhouette(rgb: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the image border's colour, as one filled blob (the largest)."""
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int16)
+    diff = np.abs(rgb.astype(np.int16) - np.median(border, axis=0)).max(axis=2)
+    solid = cv2.morphologyEx((diff > PLAIN_TOLERANCE).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    if n < 2:
+        return np.zeros(solid.shape, bool)
+    blob = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    outside = np.pad(1 - blob, 1)  # fill holes: what the border's flood fill does not reach
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (blob > 0) | (outside[1:-1, 1:-1] == 1)
+
+
+def read_piece(piece: np.ndarray, label: str = "piece") -> Piece:
+    """A piece image → :class:`Piece`: RGBA by its alpha; RGB/gray (e.g. JPEG) by its
+    difference from a plain background (the border's colour). A drawn rim, shadow or glow
+    that is opaque belongs to the silhouette; a soft glow below half opacity does not."""
+    rgb = np.repeat(piece[:, :, None], 3, axis=2) if piece.ndim == 2 else piece[:, :, :3]
+    has_alpha = piece.ndim == 3 and piece.shape[2] == 4 and piece[:, :, 3].min() < 255
+    solid = piece[:, :, 3] > ALPHA_THRESHOLD if has_alpha else _plain_background_silhouette(rgb)
+    area = solid.mean()
+    if area < 0.01 or (not has_alpha and area > 0.95):
+        what = "fully transparent" if has_alpha else "one plain colour, or fills the whole image"
+        raise ImageError(f"{label}: cannot find the piece's shape (the image is {what})")
+    ys, xs = np.nonzero(solid)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    return Piece(solid[y0:y1, x0:x1], gray, int(x0), int(y0), piece.shape[1], piece.shape[0])
+
+
+def slider_position(piece: Piece, image_hw: tuple[int, int], gap_y: float) -> tuple[float, float]:
+    """Where the piece sits on the background, assuming the piece image starts at x = 0.
+
+    A full-height piece image (or a full-size transparent layer) fixes y too; a small crop
+    does not, and the piece then sits on the gap's row.
+    """
+    cx, cy = piece.center
+    return cx, (cy if piece.image_height == image_hw[0] else gap_y)
+
+
+# ----------------------------------------------------------------------------- cues
+def edges(gray: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of a lightly blurred float image."""
+    gray = cv2.GaussianBlur(gray.astype(np.float32), (3, 3), 0)
+    return cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+
+
+def heatmap_in_image(heat: np.ndarray, box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A gap heatmap [h,w] on the letterboxed canvas's 1/4 grid → [height,width] over the
+    original image (bilinear), so it can weigh full-resolution positions.
+    ``box`` = (scale_x, scale_y, pad_left, pad_top, …) as :class:`~slidercaptcha.preprocess.Letterbox`."""
+    sx, sy, left, top = (float(v) for v in box[:4])
+    gx = canvas_to_grid((np.arange(width, dtype=np.float32) + 0.5) * sx + left)
+    gy = canvas_to_grid((np.arange(height, dtype=np.float32) + 0.5) * sy + top)
+    mx, my = np.meshgrid(gx.astype(np.float32), gy.astype(np.float32))
+    return cv2.remap(np.ascontiguousarray(heat, np.float32), mx, my, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def outline_score(image_edges: np.ndarray, piece: Piece) -> np.ndarray:
+    template = edges(np.pad(piece.mask, PAD).astype(np.float32) * 255)
+    return cv2.matchTemplate(image_edges, template, cv2.TM_CCORR_NORMED)
+
+
+def texture_score(gray: np.ndarray, piece: Piece) -> np.ndarray | None:
+    """Masked correlation of the piece's inside (rim eroded away) with the image; None when
+    the piece has no texture to compare (a flat fill)."""
+    inside = cv2.erode(piece.mask.astype(np.uint8), np.ones((5, 5), np.uint8))
+    if inside.sum() < 16 or piece.gray[inside > 0].std() < 2.0:
+        return None
+    template = np.pad(piece.gray, PAD, mode="edge").astype(np.float32)
+    score = cv2.matchTemplate(gray.astype(np.float32), template, cv2.TM_CCOEFF_NORMED,
+                              mask=np.pad(inside, PAD).astype(np.float32))
+    return np.nan_to_num(score, nan=-1.0, posinf=-1.0, neginf=-1.0)  # flat windows: no evidence
+
+
+# ----------------------------------------------------------------------------- search
+@dataclass(frozen=True)
+class Match:
+    center: tuple[float, float]  # the gap's centre (silhouette box centre), original pixels
+    box: tuple[float, float, float, float]  # the gap's box x0, y0, x1, y1
+    score: float  # outline correlation at the match, 0..1: how well the shape fits there
+
+
+def _refine(score: np.ndarray, y: int, x: int) -> tuple[float, float]:
+    """Sub-pixel peak: a parabola through the maximum and its neighbours, per axis."""
+    def vertex(a: float, b: float, c: float) -> float:
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+    dx = vertex(*score[y, x - 1:x + 2]) if 0 < x < score.shape[1] - 1 else 0.0
+    dy = vertex(*score[y - 1:y + 2, x]) if 0 < y < score.shape[0] - 1 else 0.0
+    return x + dx, y + dy
+
+
+def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None = None) -> Match:
+    """The position where the piece fits best, searched over the whole image.
+
+    prior: the gap heatmap over the image (:func:`heatmap_in_image`), or None.
+    """
+    height, width = image_rgb.shape[:2]
+    th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
+    if th > height or tw > width:
+        raise ImageError(f"the piece ({tw - 2 * PAD}×{th - 2 * PAD}) is larger than the image ({width}×{height})")
+    gray = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY)
+    outline = outline_score(edges(gray), piece)
+    total = outline.copy()
+    texture = texture_score(gray, piece)
+    if texture is not None:
+        total += TEXTURE_WEIGHT * texture
+    if prior is not None:
+        total += PRIOR_WEIGHT * prior[th // 2:th // 2 + total.shape[0], tw // 2:tw // 2 + total.shape[1]]
+    rows = slice(None)
+    if piece.image_height == height:  # a strip or a full-size layer: the gap's row is the piece's
+        top = piece.y0 - PAD
+        rows = slice(max(top - ROW_SLACK, 0), min(top + ROW_SLACK + 1, total.shape[0]))
+    band = total[rows]
+    y, x = np.unravel_index(int(np.argmax(band)), band.shape)
+    y += rows.start or 0
+    fx, fy = _refine(total, y, x)
+    x0, y0 = fx + PAD, fy + PAD
+    h, w = piece.mask.shape
+    return Match((x0 + w / 2, y0 + h / 2), (x0, y0, x0 + w, y0 + h), float(outline[y, x]))
+
+
+def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
+                       sizes: tuple[float, ...] = SLIDER_PATCH_SIZES, search: float = ALIGN_SEARCH,
+                       min_score: float = ALIGN_MIN_SCORE) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
+
+    A square patch of edges around the slider, matched near the gap, measures gap − slider at
+    full resolution. The heatmaps' two points are then moved towards each other (or apart) by
+    half the disagreement each, so the sliding distance is the measured one and the two
+    points share their errors. The piece's size is unknown, so a few patch sides (fractions of
+    the image height) are tried and the best match wins; below ``min_score`` (no clear match:
+    a faint or rotated gap) the points stay as they were. Returns (gap, slider, match score).
+    """
+    image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
+    height, width = image_edges.shape
+    best_score, best_shift = -1.0, None
+    for frac in sizes:
+        side = int(round(frac * height)) | 1
+        if side < 9 or side > min(height, width):
+            continue
+        x0 = min(max(int(round(slider[0])) - side // 2, 0), width - side)
+        y0 = min(max(int(round(slider[1])) - side // 2, 0), height - side)
+        template = image_edges[y0:y0 + side, x0:x0 + side]
+        r = int(round(search * side))
+        wx0, wy0 = max(int(round(gap[0])) - side // 2 - r, 0), max(int(round(gap[1])) - side // 2 - r, 0)
+        window = image_edges[wy0:min(wy0 + side + 2 * r, height), wx0:min(wx0 + side + 2 * r, width)]
+        if window.shape[0] < side or window.shape[1] < side or template.std() == 0:
+            continue
+        _, score, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED))
+        if score > best_score:
+            best_score, best_shift = score, np.array([wx0 + dx - x0, wy0 + dy - y0], float)
+    if best_shift is None or best_score < min_score:
+        return gap, slider, best_score
+    half = (best_shift - (np.asarray(gap) - np.asarray(slider))) / 2
+    return (gap[0] + half[0], gap[1] + half[1]), (slider[0] - half[0], slider[1] - half[1]), best_score
