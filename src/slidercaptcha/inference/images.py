@@ -11,6 +11,8 @@ Loaded images are uint8 arrays in RGB order: H×W (gray), H×W×3 (RGB) or H×W�
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
 from dataclasses import dataclass
@@ -148,3 +150,40 @@ def load_image(source: ImageInput, color_order: str = "RGB", limits: ImageLimits
     if isinstance(source, bytes | bytearray | memoryview):
         return decode_bytes(bytes(source), limits, label)
     raise ImageError(f"{label}: unsupported input type; pass a path, bytes, PIL image or numpy array")
+
+
+def base64_limit(limits: ImageLimits) -> int:
+    """Characters of base64 text that decode to at most ``limits.max_bytes`` (plus slack for a
+    data: prefix and line breaks)."""
+    return (limits.max_bytes + 2) // 3 * 4 + limits.max_bytes // 38 + 256
+
+
+def decode_base64(text: str | bytes, label: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
+    """Base64 text → bytes, or :class:`ImageError` naming ``label``.
+
+    Accepts a ``data:<type>;base64,`` prefix, line breaks and spaces, missing ``=`` padding and
+    the URL-safe alphabet (``-_``). The decoded size is checked against ``limits.max_bytes``
+    before decoding (:class:`ImageTooLargeError`).
+    """
+    if isinstance(text, bytes | bytearray | memoryview):
+        try:
+            text = bytes(text).decode("ascii")
+        except UnicodeDecodeError:
+            raise ImageError(f"{label}: not valid base64 (non-ASCII characters)") from None
+    text = text.strip()
+    if text[:5].lower() == "data:":
+        header, sep, text = text.partition(",")
+        if not sep or ";base64" not in header.lower():
+            raise ImageError(f"{label}: a data: URI must be base64-encoded (data:image/png;base64,...)")
+    text = "".join(text.split())
+    if not text:
+        raise ImageError(f"{label}: empty base64 string")
+    if len(text) // 4 * 3 > limits.max_bytes:
+        raise ImageTooLargeError(f"{label}: about {len(text) // 4 * 3} bytes of base64 data exceeds "
+                                 f"the limit of {limits.max_bytes}")
+    text = text.translate(str.maketrans("-_", "+/"))
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ImageError(f"{label}: not valid base64 ({err})") from None

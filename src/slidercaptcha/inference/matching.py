@@ -78,7 +78,7 @@ def _plain_background_silhouette(rgb: np.ndarray) -> np.ndarray:
     if n < 2:
         return np.zeros(solid.shape, bool)
     blob = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    outside = np.pad(1 - blob, 1)  # fill holes: what the border's flood fill does not reach
+    outside = np.pad(1 - blob, 1, constant_values=1)  # fill holes: what the border's flood fill does not reach
     cv2.floodFill(outside, None, (0, 0), 2)
     return (blob > 0) | (outside[1:-1, 1:-1] == 1)
 

@@ -1,14 +1,25 @@
 """``slidercaptcha serve``: FastAPI service around one :class:`SliderSolver`.
 
-POST /solve (multipart ``image``, optional ``piece``) → the SolveResult as JSON; GET /health.
-Uploads are bounded twice: the request's Content-Length before the body is parsed, and each
-file's bytes and header pixel count before decoding (:mod:`slidercaptcha.inference.images`).
-Errors are JSON ``{"error": ...}`` with a 4xx status; unexpected failures are logged here
+POST /solve → the SolveResult as JSON (gap, slider, distance, confidences, gap_angle, and with a
+piece also gap_box, slider_box, offset, match_score; timing). GET /health. /solve takes either
+
+* ``multipart/form-data``: file field ``image``, optional file field ``piece`` (a text field
+  instead of a file is read as base64), or
+* ``application/json``: ``{"image": "<base64>", "piece": "<base64>"}``, ``piece`` optional
+  (missing or null: none); a ``data:image/png;base64,`` prefix is fine.
+
+The piece may be tight, a full-height strip holding it, or a JPEG without alpha (the solver
+reads all three). Uploads are bounded twice: the request's Content-Length before the body is
+parsed, and each image's bytes (checked on the base64 length before decoding) and header pixel
+count before decoding (:mod:`slidercaptcha.inference.images`). Errors are JSON ``{"error": ...}``
+with a 4xx status: 400 unreadable input (bad base64, not an image, under 16 px), 413 too large,
+415 another content type, 422 a missing or malformed field. Unexpected failures are logged here
 and answered with a bare 500, never a stack trace.
 
-No ``from __future__ import annotations`` here: FastAPI must see the real UploadFile type
-of the endpoint parameters, which are imported inside :func:`create_app`.
+No ``from __future__ import annotations`` here: FastAPI must see the real Request type of
+the endpoint parameter, which is imported inside :func:`create_app`.
 """
+import json
 import logging
 
 from slidercaptcha.inference.images import (
@@ -16,16 +27,28 @@ from slidercaptcha.inference.images import (
     ImageError,
     ImageLimits,
     ImageTooLargeError,
+    base64_limit,
+    decode_base64,
     load_image,
 )
 
 log = logging.getLogger("slidercaptcha.server")
 MULTIPART_OVERHEAD = 64 * 1024
+FORMATS = ('send multipart/form-data (file fields "image", optional "piece") or application/json '
+           '({"image": base64, "piece": base64 or null})')
+
+
+class RequestError(Exception):
+    """A malformed request: answered with ``status`` and the message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 def create_app(solver, limits: ImageLimits = DEFAULT_LIMITS):
     """The ASGI app; ``solver`` is shared by all requests (both backends are thread-safe)."""
-    from fastapi import FastAPI, Request, UploadFile
+    from fastapi import FastAPI, Request
     from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -56,15 +79,66 @@ def create_app(solver, limits: ImageLimits = DEFAULT_LIMITS):
         log.exception("unhandled error", exc_info=exc)
         return error(500, "internal error")
 
-    async def read_upload(upload: UploadFile, label: str) -> bytes:
+    async def read_upload(upload, label: str) -> bytes:
         data = await upload.read(limits.max_bytes + 1)
         if len(data) > limits.max_bytes:
             raise ImageTooLargeError(f"{label}: larger than {limits.max_bytes} bytes")
         return data
 
-    def decode_and_solve(image: bytes, piece: bytes | None, labels: tuple[str, str]):
-        array = load_image(image, limits=limits, name=labels[0])
-        piece_array = None if piece is None else load_image(piece, limits=limits, name=labels[1])
+    def malformed(name: str, what: str) -> RequestError:
+        return RequestError(422, f"invalid request: missing or malformed field(s) {name} ({what})")
+
+    async def read_form(request: Request) -> dict:
+        """Multipart fields → {name: (bytes or base64 str, label)} for ``image`` and ``piece``."""
+        from starlette.datastructures import UploadFile as StarletteUpload
+        from starlette.exceptions import HTTPException as StarletteHTTPException
+        from starlette.formparsers import MultiPartException
+
+        try:
+            form = await request.form(max_files=8, max_fields=32, max_part_size=base64_limit(limits))
+        except (MultiPartException, StarletteHTTPException) as err:
+            detail = getattr(err, "detail", None) or getattr(err, "message", None) or str(err)
+            raise RequestError(400, f"malformed form body ({detail})") from None
+        try:
+            found = {}
+            for name in ("image", "piece"):
+                value = form.get(name)
+                if isinstance(value, StarletteUpload):
+                    label = f"{name} ({value.filename or ''})"
+                    found[name] = (await read_upload(value, label), label)
+                elif isinstance(value, str):
+                    found[name] = (value, f"{name} (base64 form field)")
+            if "image" not in found:
+                raise malformed("image", "a file upload, or base64 text")
+            return found
+        finally:
+            await form.close()
+
+    async def read_json(request: Request) -> dict:
+        """``{"image": base64, "piece": base64 | null}`` → {name: (base64 str, label)}."""
+        try:
+            payload = await run_in_threadpool(json.loads, await request.body())  # up to tens of MB
+        except (ValueError, UnicodeDecodeError) as err:
+            raise RequestError(400, f"body is not valid JSON ({err})") from None
+        if not isinstance(payload, dict):
+            raise malformed("image", 'the body must be a JSON object {"image": base64, "piece": base64}')
+        found = {}
+        for name in ("image", "piece"):
+            value = payload.get(name)
+            if value is None and name == "piece":
+                continue
+            if not isinstance(value, str):
+                raise malformed(name, "a base64 string")
+            found[name] = (value, f"{name} (base64)")
+        return found
+
+    def to_array(value: bytes | str, label: str):
+        data = decode_base64(value, label, limits) if isinstance(value, str) else value
+        return load_image(data, limits=limits, name=label)
+
+    def decode_and_solve(found: dict):
+        array = to_array(*found["image"])
+        piece_array = to_array(*found["piece"]) if "piece" in found else None
         return solver.solve(array, piece_array)
 
     @app.get("/health")
@@ -72,16 +146,22 @@ def create_app(solver, limits: ImageLimits = DEFAULT_LIMITS):
         return {"status": "ok", "model": solver.backend.description}
 
     @app.post("/solve")
-    async def solve(image: UploadFile, piece: UploadFile | None = None):
-        labels = (f"image ({image.filename})", f"piece ({piece.filename if piece else ''})")
+    async def solve(request: Request):
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
-            image_bytes = await read_upload(image, labels[0])
-            piece_bytes = await read_upload(piece, labels[1]) if piece is not None else None
-            result = await run_in_threadpool(decode_and_solve, image_bytes, piece_bytes, labels)
+            if kind == "application/json":
+                found = await read_json(request)
+            elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+                found = await read_form(request)
+            else:
+                raise RequestError(415, f"unsupported content type {kind or '(none)'!r}: {FORMATS}")
+            result = await run_in_threadpool(decode_and_solve, found)
+        except RequestError as err:
+            return error(err.status, str(err))
         except ImageTooLargeError as err:
             return error(413, str(err))
         except ImageError as err:
-            return error(400, str(err))
+            return error(400, " ".join(str(err).split()))
         return result.to_dict()
 
     return app
