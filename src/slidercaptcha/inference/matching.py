@@ -37,6 +37,7 @@ PAD = 3  # so the outline along the silhouette's bounding box shows in the edge 
 # chosen on npc (real) and generated separate-piece captchas together (MODEL_CARD.md):
 TEXTURE_WEIGHT = 0.3
 PRIOR_WEIGHT = 0.4
+RIM_SHRINK = 2  # px a drawn rim may add around the piece's true outline
 ROW_SLACK = 2  # px a strip's row may move (labels and renderers round differently)
 # Drawn-slider alignment, chosen on the default model's validation set (MODEL_CARD.md):
 SLIDER_PATCH_SIZES = (0.2, 0.25, 0.3, 0.35)  # patch side / image height, tried in turn
@@ -130,14 +131,25 @@ def heatmap_in_image(heat: np.ndarray, box: np.ndarray, width: int, height: int)
 
 
 def outline_score(image_edges: np.ndarray, piece: Piece) -> np.ndarray:
-    template = edges(np.pad(piece.mask, PAD).astype(np.float32) * 255)
-    return cv2.matchTemplate(image_edges, template, cv2.TM_CCORR_NORMED)
+    """Best over the silhouette and the silhouette shrunk by ``RIM_SHRINK`` px: a rim or
+    shadow drawn around a piece lies outside the gap's outline."""
+    best = None
+    for shrink in (0, RIM_SHRINK):
+        mask = piece.mask.astype(np.uint8)
+        if shrink:
+            mask = cv2.erode(mask, np.ones((2 * shrink + 1,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT,
+                             borderValue=0)
+        template = edges(np.pad(mask, PAD).astype(np.float32) * 255)
+        score = cv2.matchTemplate(image_edges, template, cv2.TM_CCORR_NORMED)
+        best = score if best is None else np.maximum(best, score)
+    return best
 
 
 def texture_score(gray: np.ndarray, piece: Piece) -> np.ndarray | None:
     """Masked correlation of the piece's inside (rim eroded away) with the image; None when
     the piece has no texture to compare (a flat fill)."""
-    inside = cv2.erode(piece.mask.astype(np.uint8), np.ones((5, 5), np.uint8))
+    inside = cv2.erode(piece.mask.astype(np.uint8), np.ones((5, 5), np.uint8),
+                       borderType=cv2.BORDER_CONSTANT, borderValue=0)  # the crop's edges are rim too
     if inside.sum() < 16 or piece.gray[inside > 0].std() < 2.0:
         return None
     template = np.pad(piece.gray, PAD, mode="edge").astype(np.float32)
