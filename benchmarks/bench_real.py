@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from slidercaptcha.evaluation.labels import LabelRecord, read_npc, read_spc
+from slidercaptcha.data.labels import LabelRecord, read_npc, read_spc
 from slidercaptcha.metrics import x_error_summary
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +75,8 @@ def score(solver, groups: dict[str, list[LabelRecord]], root: Path, limit: int |
     results = {}
     for group, records in groups.items():
         records = records[:limit]
+        if getattr(solver, "needs_piece", False) and piece_of(records[0], root) is None:
+            continue  # a piece matcher on captchas without a piece: not scored ("—")
         signed, seconds, failed = [], 0.0, []
         for r in tqdm(records, desc=f"{solver.name} | {group}", leave=False, disable=None):
             piece = piece_of(r, root) if solver.takes_piece else None

@@ -1,13 +1,13 @@
 """Adapters that make peer slider-captcha solvers from PyPI callable side by side with ours.
 
-Every adapter has ``name``, ``takes_piece``, ``load()`` (imports the library lazily and builds
+Every adapter has ``name``, ``takes_piece``, ``needs_piece``, ``load()`` (imports the library lazily and builds
 its model once) and ``solve(background, piece) -> (x, y)``: the predicted gap centre in the
 background image's pixels, ``nan`` for a coordinate the peer does not give. The peers are
 benchmark-only extras (``bash benchmarks/install_peers.sh``), never project dependencies.
 
 Template matchers return where the piece *image* goes; the adapters add the centre of the
 piece's silhouette (alpha box), the same convention as the npc labels
-(``slidercaptcha.evaluation.labels.silhouette_center``), so a strip piece also yields a y.
+(``slidercaptcha.data.labels.silhouette_center``), so a strip piece also yields a y.
 
     peers = load_peers(["all"])        # raises PeerUnavailable for a missing library
     x, y = peers[0].solve(bg_path, piece_path)
@@ -19,7 +19,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from slidercaptcha.evaluation.labels import silhouette_center
+from slidercaptcha.data.labels import silhouette_center
 
 INSTALL = "bash benchmarks/install_peers.sh"
 NAN = float("nan")
@@ -36,6 +36,7 @@ def _import_error(package: str, err: Exception) -> ImportError:
 class Peer:
     name = ""
     takes_piece = False
+    needs_piece = False  # a piece matcher: nothing to score on captchas without a piece
 
     def __init__(self) -> None:
         self._model = None
@@ -126,7 +127,7 @@ class Ddddocr(Peer):
     """
 
     name = "ddddocr"
-    takes_piece = True
+    takes_piece = needs_piece = True
 
     def _build(self):
         try:
@@ -155,7 +156,7 @@ class NoPuzzleCaptcha(Peer):
     """
 
     name = "no-puzzle-captcha"
-    takes_piece = True
+    takes_piece = needs_piece = True
 
     def _build(self):
         try:

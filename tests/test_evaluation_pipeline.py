@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_evaluation_labels import GAP, SLIDER, WRITERS, captcha
+from test_data_labels import GAP, SLIDER, WRITERS, captcha
 from torch import nn
 
 from slidercaptcha.checkpoint import rng_state, save_checkpoint
 from slidercaptcha.cli import main
 from slidercaptcha.config import Config
+from slidercaptcha.data.labels import LabelRecord
 from slidercaptcha.evaluation import evaluate as ev
 from slidercaptcha.evaluation import failures, plots, report
 from slidercaptcha.evaluation.doctor import gradient_check, output_range_check, random_batch
-from slidercaptcha.evaluation.labels import LabelRecord
 from slidercaptcha.model import model_from_config
 
 INPUT = [128, 256]

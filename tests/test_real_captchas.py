@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slidercaptcha.evaluation.labels import read_npc
+from slidercaptcha.data.labels import read_npc
 from slidercaptcha.inference import SliderSolver
 from slidercaptcha.inference.backends import PACKAGE_WEIGHTS
 from slidercaptcha.metrics import x_error_summary

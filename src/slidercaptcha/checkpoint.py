@@ -72,6 +72,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A model's weights from a checkpoint (EMA when present) or a shipped ``.safetensors``
+    file (stored FP16: returned as FP32), e.g. to start a fine-tune from either."""
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        ckpt = load_checkpoint(path)
+        return ckpt.get("ema_state_dict") or ckpt["model_state_dict"]
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"weights not found: {path}")
+    return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+
+
 def load_model(path: str | Path, prefer_ema: bool = True, map_location: str = "cpu") -> tuple[LiteHRNet18FPN, Config]:
     """Build the model a checkpoint was trained with and load its (EMA, when present) weights."""
     ckpt = load_checkpoint(path, map_location)

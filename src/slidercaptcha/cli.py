@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "benchmark-dataloader": ("slidercaptcha.data.benchmark", "samples/s of generation and of the training loader"),
     "model-info": ("slidercaptcha.model.info", "parameter table, GFLOPs and weight sizes"),
     "train": ("slidercaptcha.train.engine", "train the model from a YAML config"),
-    "import-real": ("slidercaptcha.evaluation.import_real", "convert a public set of real captchas to manifests"),
+    "import-real": ("slidercaptcha.data.import_real", "convert a public set of real captchas to manifests"),
     "evaluate": ("slidercaptcha.evaluation.evaluate", "score a checkpoint on a labelled set"),
     "report": ("slidercaptcha.evaluation.report", "write the evaluation report and plots"),
     "plot": ("slidercaptcha.evaluation.plots", "draw training curves from a run"),
@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("slidercaptcha.inference.export", "export to ONNX (FP32, FP16, INT8)"),
     "benchmark-inference": ("slidercaptcha.inference.benchmark", "latency and throughput per backend"),
     "serve": ("slidercaptcha.inference.server", "HTTP service: POST /solve"),
+    "finetune": ("slidercaptcha.finetune", "fine-tune on your own labelled captchas, before/after report"),
     "quickstart": ("slidercaptcha.quickstart", "the whole pipeline in minutes on a CPU"),
 }
 

@@ -191,6 +191,15 @@ class GeneratorConfig:
 
 
 @dataclass
+class RealSetConfig:
+    """A labelled set of real captchas mixed into training (any format ``evaluate`` reads)."""
+
+    path: str = ""
+    format: str = "auto"  # auto | manifest | labelme | yolo | csv | spc | npc
+    weight: float = num(1.0, 0, lo_open=True)  # times each image is shown per epoch
+
+
+@dataclass
 class DataConfig:
     train_manifest: str = "data/captchas/train.jsonl"
     val_manifest: str = "data/captchas/val.jsonl"
@@ -199,6 +208,7 @@ class DataConfig:
     samples_per_epoch: int = num(2000, 1)  # on-the-fly only
     backgrounds: list[str] = field(default_factory=list)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    real: list[RealSetConfig] = field(default_factory=list)  # labelled real sets added to each epoch
 
 
 @dataclass

@@ -50,7 +50,7 @@ def compute_loss(out: dict[str, torch.Tensor], t: dict[str, torch.Tensor], cfg: 
     hm = cfg.heatmap
     parts = {
         "heatmap": focal_loss(out["heatmap_gap"], t["heatmap_gap"], t["valid"], hm.alpha, hm.beta)
-        + focal_loss(out["heatmap_slider"], t["heatmap_slider"], t["valid"], hm.alpha, hm.beta),
+        + focal_loss(out["heatmap_slider"], t["heatmap_slider"], t["slider_valid"], hm.alpha, hm.beta),
         "offset": masked_l1(out["offset_gap"], t["offset_gap"], t["peak_gap"])
         + masked_l1(out["offset_slider"], t["offset_slider"], t["peak_slider"]),
         "decoy": decoy_margin(out["heatmap_gap"], t["peak_gap"], t["decoys"], t["decoy_valid"], cfg.decoy.margin),

@@ -13,16 +13,18 @@ pixels ("gap_xy", "slider_xy" (zeros without a slider), "has_slider", "gap_angle
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from slidercaptcha.config import AugmentationConfig, GeneratorConfig
 from slidercaptcha.data.augment import augment
 from slidercaptcha.data.backgrounds import PhotoLibrary
+from slidercaptcha.data.labels import IMAGE_ERRORS, LabelRecord, Skipped
 from slidercaptcha.data.manifest import manifest_path, read_manifest, require_fields
 from slidercaptcha.data.render import EffectProbs, render_captcha
 from slidercaptcha.data.targets import build_targets
@@ -37,6 +39,22 @@ def load_rgb(path: str | Path) -> np.ndarray:
     if img.dtype != np.uint8:
         raise ValueError(f"{path}: expected an 8-bit image, got {img.dtype}")
     return to_rgb(img, "BGR")
+
+
+def readable(records: list[LabelRecord]) -> tuple[list[LabelRecord], list[Skipped]]:
+    """Split records into decodable images and skipped ones (each named, with the reason).
+
+    Decoding everything once up front costs a second read per image but keeps the loader
+    simple: every batch it yields is full and scoreable.
+    """
+    ok, bad = [], []
+    for r in records:
+        try:
+            height, width = load_rgb(r.file).shape[:2]
+            ok.append(replace(r, size=(width, height)))
+        except IMAGE_ERRORS as err:
+            bad.append(Skipped(str(r.file), f"unreadable image: {err}"))
+    return ok, bad
 
 
 class CaptchaDataset(Dataset):
@@ -66,7 +84,7 @@ class CaptchaDataset(Dataset):
             canvas, mask, points, extra = augment(canvas, mask, points, self.augment, rng)
             angle += extra
         targets = build_targets(points[0], points[1] if has_slider else None, mask, angle,
-                                points[2:], self.input_size)
+                                points[2:], self.input_size, record.get("slider_known", True))
         return {
             "image": torch.from_numpy(to_model_input(canvas, mask)),
             **targets,
@@ -98,6 +116,36 @@ class ManifestDataset(CaptchaDataset):
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]
         return self.sample(load_rgb(self.root / record["file"]), record, index, self.rng(index))
+
+
+class LabelledDataset(CaptchaDataset):
+    """Annotated images in any label format (:mod:`slidercaptcha.data.labels`: real captchas,
+    a converted set, a manifest) through the same letterbox, augmentation and targets.
+
+    ``repeats`` scales the set's share of an epoch (item i is record ``i mod n``): 2.0 shows
+    every image twice per epoch, 0.5 half of them (different augmentations each time).
+    """
+
+    def __init__(self, records: list, input_size=INPUT_SIZE, augment: AugmentationConfig | None = None,
+                 seed: int = 0, repeats: float = 1.0):
+        super().__init__(input_size, augment, seed)
+        self.records = records
+        self.length = max(1, round(len(records) * repeats)) if records else 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        r = self.records[index % len(self.records)]
+        return self.sample(load_rgb(r.file), r.as_manifest(), index, self.rng(index))
+
+
+class MixedDataset(ConcatDataset):
+    """Several training sets as one (synthetic + real); ``set_epoch`` reaches every part."""
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.datasets:
+            part.set_epoch(epoch)
 
 
 class SyntheticDataset(CaptchaDataset):

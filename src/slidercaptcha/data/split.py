@@ -10,6 +10,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from slidercaptcha.data.manifest import manifest_path, read_manifest, require_fields, write_manifest
@@ -56,3 +57,32 @@ def run(args: argparse.Namespace) -> int:
             groups = len({r["bg_group"] for r in items})
             print(f"{name:5s} {len(items):7d} records {groups:7d} background groups -> {folder / f'{name}.jsonl'}")
     return 0
+
+
+def image_hash(rgb: np.ndarray) -> int:
+    """64-bit difference hash: each bit says whether a 9×8 thumbnail brightens left to right.
+    A captcha's gap covers a small part of its background, so two captchas drawn on one
+    background hash within a few bits of each other; different photos differ in ~32."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    return int(np.packbits((small[:, 1:] > small[:, :-1]).ravel()).view(">u8")[0])
+
+
+def near_duplicate_groups(hashes: list[int], max_bits: int = 6) -> list[int]:
+    """Group id per hash: hashes within ``max_bits`` of each other, directly or through a
+    chain, share a group (union-find over all pairs; a few thousand images take a moment)."""
+    parent = list(range(len(hashes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    values = np.array(hashes, dtype=np.uint64)
+    for i in range(len(values)):
+        diff = np.bitwise_xor(values[i + 1:], values[i])
+        bits = np.unpackbits(diff.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        for j in np.flatnonzero(bits <= max_bits) + i + 1:
+            parent[root(int(j))] = root(i)
+    return [root(i) for i in range(len(values))]

@@ -27,13 +27,17 @@ def gaussian_heatmap(cell: np.ndarray, grid_hw: tuple[int, int], sigma: float = 
 
 
 def build_targets(gap: np.ndarray, slider: np.ndarray | None, mask: np.ndarray, gap_angle_deg: float = 0.0,
-                  decoys: np.ndarray | None = None, input_size: tuple[int, int] = INPUT_SIZE) -> dict[str, torch.Tensor]:
+                  decoys: np.ndarray | None = None, input_size: tuple[int, int] = INPUT_SIZE,
+                  slider_known: bool = True) -> dict[str, torch.Tensor]:
     """Canvas-space labels → dense targets.
 
     heatmap_gap/slider [1,h,w]; offset_gap/slider [2,h,w] (set at the peak cell only);
     peak_gap/slider [1,h,w] (1 at the peak cell; slider all-zero when there is no slider);
     angle [2,h,w] (sin, cos) with angle_weight [1,h,w] on the 3×3 cells around the gap peak;
-    valid [1,h,w] (cells on the image); decoys [MAX_DECOYS,2] grid coordinates with decoy_valid.
+    valid [1,h,w] (cells on the image); slider_valid: valid, or all-zero where the labels do
+    not say whether a slider is drawn (a real image labelled with its gap alone), so the
+    slider head is not taught "no slider" there; decoys [MAX_DECOYS,2] grid coordinates with
+    decoy_valid.
     """
     grid_hw = (input_size[0] // STRIDE, input_size[1] // STRIDE)
     h, w = grid_hw
@@ -61,6 +65,7 @@ def build_targets(gap: np.ndarray, slider: np.ndarray | None, mask: np.ndarray, 
     t["angle_weight"] = torch.from_numpy(angle_weight)[None]
 
     t["valid"] = valid_cells(torch.from_numpy(np.ascontiguousarray(mask))[None, None])[0].float()
+    t["slider_valid"] = t["valid"] * float(slider_known)
 
     grid_decoys = np.zeros((MAX_DECOYS, 2), np.float32)
     decoy_valid = np.zeros(MAX_DECOYS, np.float32)

@@ -21,10 +21,10 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_model
 from slidercaptcha.config import Config
+from slidercaptcha.data.dataset import LabelledDataset, readable
+from slidercaptcha.data.labels import FORMATS, LabelRecord, manifest_file, read_labels
 from slidercaptcha.data.targets import build_targets
 from slidercaptcha.data.validate import validate_manifest
-from slidercaptcha.evaluation.evaluate import LabelledImages, readable
-from slidercaptcha.evaluation.labels import FORMATS, LabelRecord, manifest_file, read_labels
 from slidercaptcha.losses import compute_loss
 from slidercaptcha.train.gradients import large_gradients
 from slidercaptcha.train.validate import TARGET_KEYS
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         if not records:
             return 1
         loader = DataLoader(
-            LabelledImages(records, tuple(cfg.model.input_size)), batch_size=args.batch_size
+            LabelledDataset(records, tuple(cfg.model.input_size)), batch_size=args.batch_size
         )
         batch, source = next(iter(loader)), "first batch of the data"
     else:

@@ -16,7 +16,6 @@ import argparse
 import csv
 import logging
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +24,15 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_checkpoint, load_model
 from slidercaptcha.config import config_from_dict
-from slidercaptcha.data.dataset import CaptchaDataset, load_rgb
-from slidercaptcha.decode import SLIDER_THRESHOLD
-from slidercaptcha.evaluation import failures
-from slidercaptcha.evaluation.labels import (
+from slidercaptcha.data.dataset import LabelledDataset, load_rgb, readable
+from slidercaptcha.data.labels import (
     FORMATS,
-    IMAGE_ERRORS,
     LabelRecord,
-    Skipped,
     data_root,
     read_labels,
 )
+from slidercaptcha.decode import SLIDER_THRESHOLD
+from slidercaptcha.evaluation import failures
 from slidercaptcha.metrics import summarize
 from slidercaptcha.train.validate import errors_of, predict_loader
 from slidercaptcha.utils.io import atomic_write_json, atomic_write_text
@@ -70,38 +67,6 @@ PREDICTION_COLUMNS = (
 
 
 # ----------------------------------------------------------------------------- data
-def readable(records: list[LabelRecord]) -> tuple[list[LabelRecord], list[Skipped]]:
-    """Split records into decodable images and skipped ones (each named, with the reason).
-
-    Decoding everything once up front costs a second read per image but keeps the loader
-    simple: every batch it yields is full and scoreable.
-    """
-    ok, bad = [], []
-    for r in records:
-        try:
-            height, width = load_rgb(r.file).shape[:2]
-            ok.append(replace(r, size=(width, height)))
-        except IMAGE_ERRORS as err:
-            log.warning("skipped %s: unreadable image (%s)", r.file, err)
-            bad.append(Skipped(str(r.file), f"unreadable image: {err}"))
-    return ok, bad
-
-
-class LabelledImages(CaptchaDataset):
-    """Any annotated set through the training dataset's letterbox and targets (no augmentation)."""
-
-    def __init__(self, records: list[LabelRecord], input_size: tuple[int, int]):
-        super().__init__(input_size)
-        self.records = records
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> dict:
-        r = self.records[i]
-        return self.sample(load_rgb(r.file), r.as_manifest(), i, self.rng(i))
-
-
 # ----------------------------------------------------------------------------- metrics
 def subset_metrics(errors: dict[str, np.ndarray], keys: np.ndarray) -> dict[str, dict]:
     """summarize() for each distinct key (sample type, mode), with its share of the set."""
@@ -278,7 +243,7 @@ def evaluate(
     if not records:
         raise ValueError(f"{data}: no scoreable images ({len(skipped)} skipped)")
     loader = DataLoader(
-        LabelledImages(records, tuple(cfg.model.input_size)),
+        LabelledDataset(records, tuple(cfg.model.input_size)),
         batch_size=batch_size,
         num_workers=workers,
     )

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from slidercaptcha.data.dataset import load_rgb
-from slidercaptcha.evaluation.labels import LabelRecord
+from slidercaptcha.data.labels import LabelRecord
 
 THRESHOLD = 10.0
 REASONS = ("extreme_rotation", "heavy_noise", "multiple_gaps", "edge_position", "low_contrast")

@@ -127,7 +127,7 @@ def find_model_files(path: str | Path | None) -> ModelFiles:
 
 def load_safetensors_model(path: Path, variant: str | None = None) -> tuple[LiteHRNet18FPN, str]:
     """FP16/FP32 safetensors state dict + sibling JSON config (variant, angle_head) → FP32 model."""
-    from safetensors.torch import load_file
+    from slidercaptcha.checkpoint import load_weights
 
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
@@ -136,8 +136,7 @@ def load_safetensors_model(path: Path, variant: str | None = None) -> tuple[Lite
         raise ModelNotFoundError(f"{meta_path}: missing; it names the model variant (or pass variant=)")
     model = build_model(variant, angle_head=bool(meta.get("angle_head", True)),
                         input_size=tuple(meta.get("input_size", (256, 512))))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-    model.load_state_dict(state)
+    model.load_state_dict(load_weights(path))
     return model.eval(), variant
 
 

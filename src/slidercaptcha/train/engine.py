@@ -70,8 +70,35 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def real_sets(cfg: Config, size: tuple[int, int], aug) -> list:
+    """``data.real``: each labelled set as a dataset; unusable files are logged and left out."""
+    from slidercaptcha.data.dataset import LabelledDataset, readable
+    from slidercaptcha.data.labels import read_labels
+
+    sets = []
+    for rs in cfg.data.real:
+        records, skipped, _ = read_labels(rs.path, rs.format)
+        records, unreadable = readable(records)
+        for s in skipped + unreadable:
+            log.warning("data.real %s: skipped %s: %s", rs.path, s.file, s.reason)
+        if not records:
+            raise ValueError(f"data.real {rs.path}: no usable labelled images ({len(skipped + unreadable)} skipped)")
+        sets.append(LabelledDataset(records, size, aug, cfg.training.seed, rs.weight))
+        log.info("data.real %s: %d images, shown %.2f times per epoch", rs.path, len(records), rs.weight)
+    return sets
+
+
 def build_datasets(cfg: Config):
-    from slidercaptcha.data.dataset import ManifestDataset, SyntheticDataset
+    """Training: generated captchas (on the fly or a manifest) plus any ``data.real`` sets.
+    Validation: any labelled set (a generated manifest, or real captchas in a label format)."""
+    from slidercaptcha.data.dataset import (
+        LabelledDataset,
+        ManifestDataset,
+        MixedDataset,
+        SyntheticDataset,
+        readable,
+    )
+    from slidercaptcha.data.labels import read_labels
     from slidercaptcha.data.render import EffectProbs
 
     size = tuple(cfg.model.input_size)
@@ -82,7 +109,16 @@ def build_datasets(cfg: Config):
                                      probs=EffectProbs.from_augmentation(cfg.training.augmentation))
     else:
         train_set = ManifestDataset(cfg.data.train_manifest, size, aug, cfg.training.seed)
-    val_set = ManifestDataset(cfg.data.val_manifest, size, None, cfg.training.seed)
+    extra = real_sets(cfg, size, aug)
+    if extra:
+        train_set = MixedDataset([train_set, *extra])
+    records, skipped, _ = read_labels(cfg.data.val_manifest)
+    records, unreadable = readable(records)
+    if skipped or unreadable or not records:
+        bad = (skipped + unreadable)[:1]
+        raise ValueError(f"{cfg.data.val_manifest}: {len(records)} usable validation images, "
+                         f"{len(skipped + unreadable)} unusable" + (f" (first: {bad[0].file}: {bad[0].reason})" if bad else ""))
+    val_set = LabelledDataset(records, size, None, cfg.training.seed)
     return train_set, val_set
 
 
@@ -174,8 +210,11 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
     memory_format = torch.channels_last if tc.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     if init_from:
-        ckpt = ckpt_io.load_checkpoint(init_from)
-        model.load_state_dict(ckpt.get("ema_state_dict") or ckpt["model_state_dict"])
+        try:
+            model.load_state_dict(ckpt_io.load_weights(init_from))
+        except RuntimeError as err:
+            raise ckpt_io.CheckpointError(f"{init_from}: weights do not fit model '{cfg.model.variant}' "
+                                          f"at this config: {err}") from None
     opt = tc.optimizer
     optimizer = torch.optim.AdamW(param_groups(model, opt.weight_decay), lr=opt.lr, betas=tuple(opt.betas), eps=opt.eps)
     scheduler = WarmupCosineRestarts(optimizer, steps_per_epoch, tc.scheduler)

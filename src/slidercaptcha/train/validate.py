@@ -18,7 +18,7 @@ from slidercaptcha.losses import compute_loss
 from slidercaptcha.metrics import sample_errors, summarize
 
 TARGET_KEYS = ("heatmap_gap", "heatmap_slider", "offset_gap", "offset_slider", "peak_gap", "peak_slider",
-               "angle", "angle_weight", "valid", "decoys", "decoy_valid")
+               "angle", "angle_weight", "valid", "slider_valid", "decoys", "decoy_valid")
 
 
 @torch.no_grad()

@@ -60,6 +60,7 @@ class LabelRecord:
     mode: str = "composite"  # composite | gap-only | separate (piece in its own file)
     gap_size: tuple[float, float] | None = None  # gap box width, height when known
     size: tuple[int, int] | None = None  # image width, height (set once the image is decoded)
+    slider_known: bool = True  # False: the labels do not say whether a slider is drawn
     meta: dict = field(default_factory=dict)  # the source record (manifest fields, decoys, effects)
 
     def gap_nearest(self, point: tuple[float, float]) -> tuple[float, float]:
@@ -85,6 +86,7 @@ class LabelRecord:
             "gap_angle": self.gap_angle,
             "sample_type": self.sample_type,
             "decoys": self.meta.get("decoys") or [],
+            "slider_known": self.slider_known,
         }
 
 
@@ -118,6 +120,7 @@ def read_manifest(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
                     sample_type=rec.get("sample_type") or "normal",
                     mode=rec.get("mode") or ("composite" if slider else "gap-only"),
                     gap_size=size,
+                    slider_known=bool(rec.get("slider_known", True)),
                     meta=rec,
                 )
             )
@@ -157,6 +160,7 @@ def _record_from_boxes(image: Path, boxes: dict[str, tuple], meta: dict) -> Labe
         slider=None if slider is None else (slider[0], slider[1]),
         mode="composite" if slider else "gap-only",
         gap_size=(gap[2], gap[3]),
+        slider_known=slider is not None,  # a gap box alone does not say there is no slider
         meta=meta,
     )
 
@@ -284,6 +288,7 @@ def read_csv(path: Path) -> tuple[list[LabelRecord], list[Skipped]]:
                         gap_angle=_number(row.get("gap_angle")) or 0.0,
                         sample_type=row.get("sample_type") or EXTERNAL_TYPE,
                         mode="composite" if slider else "gap-only",
+                        slider_known=slider is not None,
                         meta=dict(row),
                     )
                 )
@@ -322,6 +327,7 @@ def read_spc(root: Path, splits: tuple[str, ...] = SPC_SPLITS) -> tuple[list[Lab
                 (cx, cy, w, h), others = gaps[0], gaps[1:]
                 records.append(LabelRecord(
                     file=image, gap=(cx, cy), mode="gap-only", gap_size=(w, h), sample_type=vendor.name,
+                    slider_known=False,
                     meta={"source": "spc", "vendor": vendor.name, "split": split, "label_file": str(label),
                           "gap_alternatives": [[b[0], b[1]] for b in others]}))
     return records, skipped
@@ -361,10 +367,36 @@ def read_npc(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
                 skipped.append(Skipped(str(image), f"bad npc case: {err!r}"))
                 continue
             records.append(LabelRecord(
-                file=image, gap=(x + cx, y + cy), mode="separate", sample_type=name,
+                file=image, gap=(x + cx, y + cy), mode="separate", sample_type=name, slider_known=False,
                 meta={"source": "npc", "set": name, "split": "test", "piece_file": os.path.relpath(piece, root),
                       "position": [x, y]}))
     return records, skipped
+
+
+def manifest_line(r: LabelRecord, src_root: Path, dst: Path) -> dict:
+    """A record as one line of a manifest in folder ``dst`` (paths relative to it), so any set
+    can be re-read as ``manifest`` (by ``evaluate``, ``train``'s ``data.real``, ``preview``).
+    ``src_root`` is what the record's ``piece_file`` is relative to (:func:`data_root`)."""
+    slider = r.slider or (None, None)
+    line = {
+        **{k: v for k, v in r.meta.items() if k not in ("piece_file", "label_file")},  # the fields below win
+        "file": os.path.relpath(r.file, dst),
+        "gap_x": r.gap[0],
+        "gap_y": r.gap[1],
+        "slider_x": slider[0],
+        "slider_y": slider[1],
+        "mode": r.mode,
+        "sample_type": r.sample_type,
+        "gap_angle": r.gap_angle,
+        "slider_known": r.slider_known,
+    }
+    if r.gap_size is not None:
+        w, h = r.gap_size
+        line.update(piece_w=w, piece_h=h,
+                    gap_box=[r.gap[0] - w / 2, r.gap[1] - h / 2, r.gap[0] + w / 2, r.gap[1] + h / 2])
+    if r.meta.get("piece_file"):
+        line["piece_file"] = os.path.relpath(Path(src_root) / r.meta["piece_file"], dst)
+    return line
 
 
 # ----------------------------------------------------------------------------- dispatch
