@@ -377,18 +377,10 @@ def manifest_line(r: LabelRecord, src_root: Path, dst: Path) -> dict:
     """A record as one line of a manifest in folder ``dst`` (paths relative to it), so any set
     can be re-read as ``manifest`` (by ``evaluate``, ``train``'s ``data.real``, ``preview``).
     ``src_root`` is what the record's ``piece_file`` is relative to (:func:`data_root`)."""
-    slider = r.slider or (None, None)
     line = {
         **{k: v for k, v in r.meta.items() if k not in ("piece_file", "label_file")},  # the fields below win
+        **r.as_manifest(),
         "file": os.path.relpath(r.file, dst),
-        "gap_x": r.gap[0],
-        "gap_y": r.gap[1],
-        "slider_x": slider[0],
-        "slider_y": slider[1],
-        "mode": r.mode,
-        "sample_type": r.sample_type,
-        "gap_angle": r.gap_angle,
-        "slider_known": r.slider_known,
     }
     if r.gap_size is not None:
         w, h = r.gap_size
