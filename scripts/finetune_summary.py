@@ -15,6 +15,12 @@ import json
 from pathlib import Path
 
 
+def accuracy(summary: dict, part: str, group: str) -> str:
+    """accuracy@5px of a run's 'before' or 'after' for one group ('all': the whole held-out set)."""
+    v = summary[part]["accuracy@5px"] if group == "all" else summary[part]["per_group"].get(group)
+    return "—" if v is None else f"{v:.1f}"
+
+
 def table(runs: dict[str, dict]) -> str:
     groups = sorted({g for s in runs.values() for g in s["after"]["per_group"]})
     first = next(iter(runs.values()))
@@ -22,10 +28,8 @@ def table(runs: dict[str, dict]) -> str:
                                   for name, s in runs.items()]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in [*groups, "all"]:
-        def acc(s: dict, part: str) -> str:
-            v = s[part]["accuracy@5px"] if g == "all" else s[part]["per_group"].get(g)
-            return "—" if v is None else f"{v:.1f}"
-        lines.append(f"| {g} | {acc(first, 'before')} | " + " | ".join(acc(s, "after") for s in runs.values()) + " |")
+        after = " | ".join(accuracy(s, "after", g) for s in runs.values())
+        lines.append(f"| {g} | {accuracy(first, 'before', g)} | {after} |")
     return "\n".join(lines) + "\n"
 
 
