@@ -9,7 +9,8 @@ Sets (fetched as ``../shared/REALDATA.md`` says; an absent one is skipped with a
 the solver takes one. Per group: n, share within 3/5/10 px of the gap centre's x, the
 group's median signed error, share within 5 px once that median is removed (labels differ
 in where a box starts), median and p95 error, ms per image (image load included). A solver
-that fails on an image scores a miss there, and the image is listed in the JSON.
+that fails on an image scores a miss there, and the image is listed in the JSON, as is every
+captcha missed by more than 5 px (with its signed error).
 
 Writes ``--out`` (JSON) and the same table as markdown next to it (``.md``).
 """
@@ -89,9 +90,11 @@ def score(solver, groups: dict[str, list[LabelRecord]], root: Path, limit: int |
             seconds += time.perf_counter() - start
             truth = r.gap_nearest((x, y if np.isfinite(y) else r.gap[1]))
             signed.append(x - truth[0])
+        misses = [{"file": str(r.file), "error": round(float(e), 1)}
+                  for r, e in zip(records, signed, strict=True) if not abs(e) <= 5]
         results[group] = {**x_error_summary(np.array(signed)), "ms_per_image": 1000 * seconds / len(records),
                           "piece_given": bool(solver.takes_piece and piece_of(records[0], root)),
-                          "failed": failed}
+                          "failed": failed, "misses": misses}
     return results
 
 

@@ -39,6 +39,8 @@ TEXTURE_WEIGHT = 0.3
 PRIOR_WEIGHT = 0.4
 RIM_SHRINK = 2  # px a drawn rim may add around the piece's true outline
 ROW_SLACK = 2  # px a strip's row may move (labels and renderers round differently)
+COARSE_HEIGHT = 200  # px: taller images are searched at this height, then refined at full resolution
+REFINE_RADIUS = 3  # full-resolution px searched around the coarse winner, beyond its rounding
 # Drawn-slider alignment, chosen on the default model's validation set (MODEL_CARD.md):
 SLIDER_PATCH_SIZES = (0.2, 0.25, 0.3, 0.35)  # patch side / image height, tried in turn
 ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap the heatmap found
@@ -176,34 +178,70 @@ def _refine(score: np.ndarray, y: int, x: int) -> tuple[float, float]:
     return x + dx, y + dy
 
 
+def _cue_sum(gray: np.ndarray, piece: Piece, prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(total, outline) scores of every position of the piece's padded box in ``gray``."""
+    outline = outline_score(edges(gray), piece)
+    total = outline.copy()
+    texture = texture_score(gray, piece)
+    if texture is not None:
+        total += TEXTURE_WEIGHT * texture
+    if prior is not None:  # the prior at each position's centre
+        th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
+        total += PRIOR_WEIGHT * prior[th // 2:th // 2 + total.shape[0], tw // 2:tw // 2 + total.shape[1]]
+    return total, outline
+
+
+def _best(total: np.ndarray, row: int | None) -> tuple[int, int]:
+    """Argmax (y, x), within ``ROW_SLACK`` of ``row`` when the row is known."""
+    lo, hi = 0, total.shape[0]
+    if row is not None:
+        lo = min(max(row - ROW_SLACK, 0), total.shape[0] - 1)
+        hi = max(min(row + ROW_SLACK + 1, total.shape[0]), lo + 1)
+    y, x = np.unravel_index(int(np.argmax(total[lo:hi])), total[lo:hi].shape)
+    return int(y) + lo, int(x)
+
+
+def _scaled(piece: Piece, s: float) -> Piece:
+    h, w = max(round(piece.mask.shape[0] * s), 4), max(round(piece.mask.shape[1] * s), 4)
+    mask = cv2.resize(piece.mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
+    gray = cv2.resize(piece.gray, (w, h), interpolation=cv2.INTER_AREA)
+    return Piece(mask, gray, round(piece.x0 * s), round(piece.y0 * s), round(piece.image_width * s),
+                 round(piece.image_height * s))
+
+
 def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None = None) -> Match:
     """The position where the piece fits best, searched over the whole image.
 
-    prior: the gap heatmap over the image (:func:`heatmap_in_image`), or None.
+    Images taller than ``COARSE_HEIGHT`` are searched at that height first (4× fewer pixels on
+    a 390-high captcha, and a smaller template), then the winner is refined at full
+    resolution within a few pixels. prior: the gap heatmap over the image
+    (:func:`heatmap_in_image`), or None.
     """
     height, width = image_rgb.shape[:2]
     th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
     if th > height or tw > width:
         raise ImageError(f"the piece ({tw - 2 * PAD}×{th - 2 * PAD}) is larger than the image ({width}×{height})")
     gray = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY)
-    outline = outline_score(edges(gray), piece)
-    total = outline.copy()
-    texture = texture_score(gray, piece)
-    if texture is not None:
-        total += TEXTURE_WEIGHT * texture
-    if prior is not None:
-        total += PRIOR_WEIGHT * prior[th // 2:th // 2 + total.shape[0], tw // 2:tw // 2 + total.shape[1]]
-    rows = slice(None)
-    if piece.image_height == height:  # a strip or a full-size layer: the gap's row is the piece's
-        top = piece.y0 - PAD
-        rows = slice(max(top - ROW_SLACK, 0), min(top + ROW_SLACK + 1, total.shape[0]))
-    band = total[rows]
-    y, x = np.unravel_index(int(np.argmax(band)), band.shape)
-    y += rows.start or 0
+    row = piece.y0 - PAD if piece.image_height == height else None  # a strip or full-size layer fixes the row
+    x0 = y0 = 0
+    s = COARSE_HEIGHT / height
+    if s < 0.8:
+        size = (round(width * s), round(height * s))
+        small = _scaled(piece, s)
+        coarse, _ = _cue_sum(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), small,
+                             None if prior is None else cv2.resize(prior, size, interpolation=cv2.INTER_AREA))
+        cy, cx = _best(coarse, None if row is None else round(row * s))
+        r = int(np.ceil(1 / s)) + REFINE_RADIUS
+        x0, y0 = max(round(cx / s) - r, 0), max(round(cy / s) - r, 0)
+        x1, y1 = min(round(cx / s) + r + tw, width), min(round(cy / s) + r + th, height)
+        gray = gray[y0:y1, x0:x1]
+        prior = None if prior is None else prior[y0:y1, x0:x1]
+    total, outline = _cue_sum(gray, piece, prior)
+    y, x = _best(total, None if row is None else row - y0)
     fx, fy = _refine(total, y, x)
-    x0, y0 = fx + PAD, fy + PAD
+    left, top = x0 + fx + PAD, y0 + fy + PAD
     h, w = piece.mask.shape
-    return Match((x0 + w / 2, y0 + h / 2), (x0, y0, x0 + w, y0 + h), float(outline[y, x]))
+    return Match((left + w / 2, top + h / 2), (left, top, left + w, top + h), float(outline[y, x]))
 
 
 def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],

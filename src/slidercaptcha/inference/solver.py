@@ -50,7 +50,8 @@ class SolveResult:
     ``gap_box`` where the piece fits, ``slider_box`` where it sits now (piece image at x = 0),
     ``offset = gap_box.x0 - slider_box.x0`` (the left-edge drag distance sites take; equal to
     ``gap_box.x0`` for a tight piece) and ``match_score`` (0..1, how well the outline fits).
-    ``timing`` is in ms per image (a batch's stage times divided by its size).
+    ``timing`` is in ms per image (a batch's stage times divided by its size): preprocess, model,
+    decode (the heatmaps), match (the full-resolution piece search or drawn-slider alignment), total.
     """
 
     gap: tuple[float, float]
@@ -189,13 +190,15 @@ class SliderSolver:
         t_dec = time.perf_counter()
         with one_torch_thread():
             found = self._decode(batch)
+            t_match = time.perf_counter()
             for i, piece in enumerate(pieces):
                 if piece is not None:
                     self._use_piece(batch, i, piece, found[i])
                 elif self.align and found[i]["slider"] is not None:
                     found[i]["gap"], found[i]["slider"], _ = align_drawn_slider(
                         to_rgb(batch.images[i]), found[i]["gap"], found[i]["slider"])
-        timing = {**batch.timing, "decode": _ms(t_dec), "total": _ms(start)}
+        timing = {**batch.timing, "decode": (t_match - t_dec) * 1000.0, "match": _ms(t_match),
+                  "total": _ms(start)}
         per_image = {k: v / len(images) for k, v in timing.items()}
         return [SolveResult(distance=None if f["slider"] is None else f["gap"][0] - f["slider"][0],
                             timing=dict(per_image), **f) for f in found]
