@@ -56,7 +56,7 @@ def test_batch_matches_single(solver):
     images = [c.image for c in generated_captchas(3, seed=5)]
     for single, batched in zip([solver.solve(im) for im in images], solver.solve_batch(images), strict=True):
         same(single, batched)
-        assert set(batched.timing) == {"preprocess", "model", "decode", "total"}
+        assert set(batched.timing) == {"preprocess", "model", "decode", "match", "total"}
 
 
 def test_random_model_is_gap_only(solver):
