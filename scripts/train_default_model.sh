@@ -65,3 +65,10 @@ for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_mo
 done
 slidercaptcha export --checkpoint checkpoints/default_model_ft4/best_model.pth --format package \
     --output src/slidercaptcha/weights
+
+# results/default_model/ and the README's table as they stand: the shipped weights rescored
+# with today's solver (full-resolution piece search), the stage histories copied above.
+slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensors \
+    --data data/default_model/test --name default_model
+slidercaptcha report --results results/default_model --dpi 110 \
+    --run results/default_model/history_stage{1,2,3,4,5}.json

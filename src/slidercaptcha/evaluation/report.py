@@ -212,7 +212,8 @@ def write_report(
     lines = [
         "# Model evaluation report (模型评估报告)",
         "",
-        f"Checkpoint `{m['checkpoint']}` (epoch {m['epoch']}, {m['model']}, "
+        f"Checkpoint `{m['checkpoint']}` ("
+        f"{'shipped weights' if m['epoch'] is None else 'epoch ' + str(m['epoch'])}, {m['model']}, "
         f"input {m['input_size']}) on `{m['data']}` ({m['format']}): "
         f"{m['n_evaluated']} images scored, {m['n_skipped']} skipped.",
         "",
