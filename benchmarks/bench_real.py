@@ -3,7 +3,7 @@
     python benchmarks/bench_real.py --root data/real                 # ours only
     python benchmarks/bench_real.py --root data/real --peers all     # + the four peers (see peers.py)
 
-Sets (fetched as ``../shared/REALDATA.md`` says; an absent one is skipped with a note):
+Sets (fetched as the README's "Real captchas" section says; an absent one is skipped with a note):
 ``<root>/spc`` (six vendors, gap boxes, scored on the ``--spc-split``) and ``<root>/npc``
 (background + piece, three sets). Each solver gets the piece where the captcha has one and
 the solver takes one. Per group: n, share within 3/5/10 px of the gap centre's x, the
@@ -58,7 +58,7 @@ def real_sets(root: Path, spc_split: str) -> dict[str, list[LabelRecord]]:
     for name, read in (("spc", lambda p: read_spc(p, (spc_split,))), ("npc", read_npc)):
         folder = root / name
         if not folder.is_dir():
-            print(f"note: {folder} not found, {name} skipped (../shared/REALDATA.md says how to fetch it)")
+            print(f"note: {folder} not found, {name} skipped (the README's \"Real captchas\" section says how to fetch it)")
             continue
         records, skipped = read(folder)
         for s in skipped:

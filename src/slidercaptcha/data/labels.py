@@ -11,7 +11,7 @@ Supported inputs (``--format auto`` picks by what the folder holds):
 - ``csv``: ``file,gap_x,gap_y[,slider_x,slider_y]`` with a header row, optional
   ``sample_type`` and ``gap_angle`` columns; an empty slider means a gap-only image.
 
-Two public sets of real captchas have layouts of their own (``../shared/REALDATA.md``):
+Two public sets of real captchas have layouts of their own (README, "Real captchas"):
 
 - ``spc``: ``<Vendor>/images/<split>/*`` with YOLO boxes in ``<Vendor>/labels/<split>/``;
   class 0 is the gap, the box is hand-drawn around the hollow (knobs included), and the
