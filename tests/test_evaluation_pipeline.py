@@ -106,7 +106,10 @@ class BlobModel(nn.Module):
 
 @pytest.fixture
 def blob_model(monkeypatch, run_dir):
-    monkeypatch.setattr(ev, "load_model", lambda path: (BlobModel(), tiny_config(run_dir)))
+    cfg = tiny_config(run_dir)
+    model = BlobModel()
+    model.input_size = tuple(cfg.model.input_size)  # as a real model has: the solver reads it
+    monkeypatch.setattr(ev, "load_model", lambda path: (model, cfg))
 
 
 @pytest.mark.parametrize("fmt", WRITERS)

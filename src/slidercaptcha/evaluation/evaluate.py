@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_checkpoint, load_model
 from slidercaptcha.config import config_from_dict
-from slidercaptcha.data.dataset import LabelledDataset, load_rgb, readable
+from slidercaptcha.data.dataset import LabelledDataset, readable
 from slidercaptcha.data.labels import (
     FORMATS,
     LabelRecord,
@@ -170,26 +170,29 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
                      align: bool = True) -> dict[str, int]:
     """Score what a user of ``SliderSolver`` gets, not the raw heatmaps: separate-form
     captchas with a piece file are solved with it (``solve(image, piece=...)`` searches the
-    image for where the piece fits, the heatmap as a prior), and where the model sees a drawn slider,
-    the slider is matched against the gap (``align_drawn_slider``). Returns how many
-    predictions each step replaced."""
+    image for where the piece fits, the heatmap as a prior), and where the model sees a drawn
+    slider, the solver's answer replaces the decoded points (the slider matched against the
+    gap and along its row: ``align_drawn_slider``). Returns how many predictions each step
+    replaced."""
     from slidercaptcha.inference.backends import TorchBackend
-    from slidercaptcha.inference.matching import ALIGN_MIN_SCORE, align_drawn_slider
+    from slidercaptcha.inference.matching import ALIGN_MIN_SCORE
     from slidercaptcha.inference.solver import SliderSolver
 
     done = {"pieces_used": 0, "aligned": 0}
-    solver = None
+    solver = None  # built on first use: stand-in models in tests have no input_size
     for k, i in enumerate(pred["index"].astype(int)):
         rec = records[i]
         piece = root / rec.meta["piece_file"] if rec.mode == "separate" and rec.meta.get("piece_file") else None
         if pieces and piece is not None and piece.is_file():
-            solver = solver or SliderSolver(TorchBackend(model))
+            solver = solver or SliderSolver(TorchBackend(model), align=align)
             pred["pred_gap"][k] = solver.solve(rec.file, piece=piece).gap
             done["pieces_used"] += 1
         elif align and pred["slider_score"][k] >= SLIDER_THRESHOLD:
-            pred["pred_gap"][k], pred["pred_slider"][k], score = align_drawn_slider(
-                load_rgb(rec.file), tuple(pred["pred_gap"][k]), tuple(pred["pred_slider"][k]))
-            done["aligned"] += score >= ALIGN_MIN_SCORE  # below it the points stay as decoded
+            solver = solver or SliderSolver(TorchBackend(model), align=align)
+            res = solver.solve(rec.file)
+            if res.slider is not None:
+                pred["pred_gap"][k], pred["pred_slider"][k] = res.gap, res.slider
+                done["aligned"] += (res.match_score or -1.0) >= ALIGN_MIN_SCORE  # below it: as decoded
     return done
 
 

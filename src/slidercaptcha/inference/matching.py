@@ -45,6 +45,8 @@ REFINE_RADIUS = 3  # full-resolution px searched around the coarse winner, beyon
 SLIDER_PATCH_SIZES = (0.2, 0.25, 0.3, 0.35)  # patch side / image height, tried in turn
 ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap the heatmap found
 ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
+ROW_BAND = 0.15  # × patch side: how far from the slider's row the row-wide match may look
+ROW_MARGIN = 0.2  # what the row-wide match must win by (chosen on the validation set, MODEL_CARD.md)
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -244,9 +246,26 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
     return Match((left + w / 2, top + h / 2), (left, top, left + w, top + h), float(outline[y, x]))
 
 
+def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int,
+                 window: tuple[int, int, int, int]) -> tuple[float, np.ndarray] | None:
+    """Best CCOEFF match of the edge patch of ``side`` px around the slider inside ``window``
+    (x0, y0, x1, y1): (score, shift from the patch to the match) or None when it cannot run."""
+    height, width = image_edges.shape
+    x0 = min(max(int(round(slider[0])) - side // 2, 0), width - side)
+    y0 = min(max(int(round(slider[1])) - side // 2, 0), height - side)
+    template = image_edges[y0:y0 + side, x0:x0 + side]
+    wx0, wy0, wx1, wy1 = max(window[0], 0), max(window[1], 0), min(window[2], width), min(window[3], height)
+    area = image_edges[wy0:wy1, wx0:wx1]
+    if area.shape[0] < side or area.shape[1] < side or template.std() == 0:
+        return None
+    _, score, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(area, template, cv2.TM_CCOEFF_NORMED))
+    return score, np.array([wx0 + dx - x0, wy0 + dy - y0], float)
+
+
 def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
-                       sizes: tuple[float, ...] = SLIDER_PATCH_SIZES, search: float = ALIGN_SEARCH,
-                       min_score: float = ALIGN_MIN_SCORE) -> tuple[tuple[float, float], tuple[float, float], float]:
+                       prior: np.ndarray | None = None, sizes: tuple[float, ...] = SLIDER_PATCH_SIZES,
+                       search: float = ALIGN_SEARCH, min_score: float = ALIGN_MIN_SCORE,
+                       ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
     A square patch of edges around the slider, matched near the gap, measures gap − slider at
@@ -254,27 +273,47 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     half the disagreement each, so the sliding distance is the measured one and the two
     points share their errors. The piece's size is unknown, so a few patch sides (fractions of
     the image height) are tried and the best match wins; below ``min_score`` (no clear match:
-    a faint or rotated gap) the points stay as they were. Returns (gap, slider, match score).
+    a faint or rotated gap) the points stay as they were.
+
+    With the gap heatmap over the image (``prior``, :func:`heatmap_in_image`), the patch is also
+    matched along the slider's whole row to its right: where the network took a decoy, the
+    drawn slider's outline fits the real gap better. That match replaces the local one when
+    its score plus the prior there beats the local one's by ``ROW_MARGIN``. Returns (gap,
+    slider, match score).
     """
     image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
     height, width = image_edges.shape
-    best_score, best_shift = -1.0, None
+    local, row = (-1.0, None), (-1.0, None)
     for frac in sizes:
         side = int(round(frac * height)) | 1
         if side < 9 or side > min(height, width):
             continue
-        x0 = min(max(int(round(slider[0])) - side // 2, 0), width - side)
-        y0 = min(max(int(round(slider[1])) - side // 2, 0), height - side)
-        template = image_edges[y0:y0 + side, x0:x0 + side]
         r = int(round(search * side))
-        wx0, wy0 = max(int(round(gap[0])) - side // 2 - r, 0), max(int(round(gap[1])) - side // 2 - r, 0)
-        window = image_edges[wy0:min(wy0 + side + 2 * r, height), wx0:min(wx0 + side + 2 * r, width)]
-        if window.shape[0] < side or window.shape[1] < side or template.std() == 0:
-            continue
-        _, score, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED))
-        if score > best_score:
-            best_score, best_shift = score, np.array([wx0 + dx - x0, wy0 + dy - y0], float)
-    if best_shift is None or best_score < min_score:
-        return gap, slider, best_score
-    half = (best_shift - (np.asarray(gap) - np.asarray(slider))) / 2
-    return (gap[0] + half[0], gap[1] + half[1]), (slider[0] - half[0], slider[1] - half[1]), best_score
+        gx, gy = int(round(gap[0])) - side // 2, int(round(gap[1])) - side // 2
+        found = _patch_match(image_edges, slider, side, (gx - r, gy - r, gx + side + r, gy + side + r))
+        if found is not None and found[0] > local[0]:
+            local = found
+        if prior is not None:  # the slider's row, right of the slider
+            band = int(round(ROW_BAND * side))
+            sy = int(round(slider[1])) - side // 2
+            found = _patch_match(image_edges, slider, side,
+                                 (int(round(slider[0])) + side, sy - band, width, sy + side + band))
+            if found is not None and found[0] > row[0]:
+                row = found
+    best_gap, best_slider, best_score = gap, slider, local[0]
+    if local[1] is not None and local[0] >= min_score:
+        half = (local[1] - (np.asarray(gap) - np.asarray(slider))) / 2
+        best_gap = (gap[0] + half[0], gap[1] + half[1])
+        best_slider = (slider[0] - half[0], slider[1] - half[1])
+    if row[1] is not None:
+        row_gap = (slider[0] + row[1][0], slider[1] + row[1][1])
+        if row[0] + PRIOR_WEIGHT * _value_at(prior, row_gap) > \
+                best_score + PRIOR_WEIGHT * _value_at(prior, best_gap) + ROW_MARGIN:
+            return row_gap, slider, row[0]
+    return best_gap, best_slider, best_score
+
+
+def _value_at(image: np.ndarray, point: tuple[float, float]) -> float:
+    y = min(max(int(point[1]), 0), image.shape[0] - 1)
+    x = min(max(int(point[0]), 0), image.shape[1] - 1)
+    return float(image[y, x])

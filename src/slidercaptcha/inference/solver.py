@@ -49,7 +49,8 @@ class SolveResult:
     With a separate piece, its shape is known, so the result also has boxes (x0, y0, x1, y1):
     ``gap_box`` where the piece fits, ``slider_box`` where it sits now (piece image at x = 0),
     ``offset = gap_box.x0 - slider_box.x0`` (the left-edge drag distance sites take; equal to
-    ``gap_box.x0`` for a tight piece) and ``match_score`` (0..1, how well the outline fits).
+    ``gap_box.x0`` for a tight piece) and ``match_score`` (0..1, how well the outline fits; for
+    a composite captcha, how well the drawn slider's edges match the gap's).
     ``timing`` is in ms per image (a batch's stage times divided by its size): preprocess, model,
     decode (the heatmaps), match (the full-resolution piece search or drawn-slider alignment), total.
     """
@@ -176,6 +177,14 @@ class SliderSolver:
         found["slider_box"] = (x0, y0 + dy, x1, y1 + dy)
         found["offset"] = match.box[0] - x0
 
+    def _align(self, batch: BatchOutput, i: int, found: dict) -> None:
+        """Composite captcha: the drawn slider, matched against the gap (and along its row, with
+        the heatmap as a prior), sets the sliding distance at full resolution."""
+        height, width = batch.images[i].shape[:2]
+        prior = heatmap_in_image(batch.outputs["heatmap_gap"][i, 0].numpy(), batch.boxes[i].numpy(), width, height)
+        found["gap"], found["slider"], found["match_score"] = align_drawn_slider(
+            to_rgb(batch.images[i]), found["gap"], found["slider"], prior)
+
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,
                     color_order: str = "RGB") -> list[SolveResult]:
@@ -195,8 +204,7 @@ class SliderSolver:
                 if piece is not None:
                     self._use_piece(batch, i, piece, found[i])
                 elif self.align and found[i]["slider"] is not None:
-                    found[i]["gap"], found[i]["slider"], _ = align_drawn_slider(
-                        to_rgb(batch.images[i]), found[i]["gap"], found[i]["slider"])
+                    self._align(batch, i, found[i])
         timing = {**batch.timing, "decode": (t_match - t_dec) * 1000.0, "match": _ms(t_match),
                   "total": _ms(start)}
         per_image = {k: v / len(images) for k, v in timing.items()}
