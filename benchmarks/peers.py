@@ -16,6 +16,7 @@ piece's silhouette (alpha box), the same convention as the npc labels
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 from pathlib import Path
 
@@ -27,10 +28,6 @@ NAN = float("nan")
 
 class PeerUnavailable(RuntimeError):
     """A peer that cannot be used here; the message is a one-line reason."""
-
-
-def _import_error(package: str, err: Exception) -> ImportError:
-    return ImportError(f"peer {package!r} is not importable ({err}); install it with: {INSTALL}")
 
 
 class Peer:
@@ -48,6 +45,13 @@ class Peer:
 
     def _build(self):
         raise NotImplementedError
+
+    def _import(self, module: str, package: str):
+        """The peer's module, or an ImportError that names the pip package and the installer."""
+        try:
+            return importlib.import_module(module)
+        except ImportError as err:
+            raise ImportError(f"peer {package!r} is not importable ({err}); install it with: {INSTALL}") from err
 
     def _need_piece(self, piece: Path | None) -> Path:
         if piece is None:
@@ -70,11 +74,7 @@ class CaptchaRecognizer(Peer):
     name = "captcha-recognizer"
 
     def _build(self):
-        try:
-            from captcha_recognizer.slider import Slider
-        except ImportError as err:
-            raise _import_error("captcha-recognizer", err) from err
-        return Slider()
+        return self._import("captcha_recognizer.slider", "captcha-recognizer").Slider()
 
     def solve(self, background, piece=None):
         box, _conf = self.load()._model.identify(str(background))
@@ -100,12 +100,10 @@ class Sider(Peer):
         self.device = device
 
     def _build(self):
-        try:  # its top-level module re-exports src.models.predictor (src = its own package)
-            from sider_captcha_solver import CaptchaPredictor
-        except ImportError as err:
-            raise _import_error("sider-captcha-solver", err) from err
+        # its top-level module re-exports src.models.predictor (src = its own package)
+        predictor = self._import("sider_captcha_solver", "sider-captcha-solver").CaptchaPredictor
         with contextlib.redirect_stdout(io.StringIO()):  # it prints the device and checkpoint
-            return CaptchaPredictor(model_path="best", device=self.device)
+            return predictor(model_path="best", device=self.device)
 
     def solve(self, background, piece=None):
         from PIL import Image
@@ -130,11 +128,7 @@ class Ddddocr(Peer):
     takes_piece = needs_piece = True
 
     def _build(self):
-        try:
-            import ddddocr
-        except ImportError as err:
-            raise _import_error("ddddocr", err) from err
-        return ddddocr.DdddOcr(ocr=False, det=False, show_ad=False)
+        return self._import("ddddocr", "ddddocr").DdddOcr(ocr=False, det=False, show_ad=False)
 
     def solve(self, background, piece=None):
         from PIL import Image
@@ -159,11 +153,7 @@ class NoPuzzleCaptcha(Peer):
     takes_piece = needs_piece = True
 
     def _build(self):
-        try:
-            from no_puzzle_captcha import PuzzleCaptchaSolver
-        except ImportError as err:
-            raise _import_error("no_puzzle_captcha", err) from err
-        return PuzzleCaptchaSolver()
+        return self._import("no_puzzle_captcha", "no_puzzle_captcha").PuzzleCaptchaSolver()
 
     def solve(self, background, piece=None):
         piece = self._need_piece(piece)

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from slidercaptcha.data.dataset import readable
 from slidercaptcha.data.labels import detect_format, read_labels
-from slidercaptcha.evaluation.evaluate import readable
 
 W, H = 320, 160
 GAP, SLIDER, BOX = (231.5, 70.25), (30.0, 70.25), (40.0, 36.0)

@@ -55,8 +55,12 @@ def test_finetune_end_to_end(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_train"] + summary["n_heldout"] == 9
     assert summary["n_heldout"] >= 1 and summary["n_train"] >= 1
-    for part in ("before", "after"):
-        assert 0.0 <= summary[part]["accuracy@5px"] <= 100.0
+    before = json.loads((out / "results" / "before" / "metrics.json").read_text())
+    after = json.loads((out / "results" / "after" / "metrics.json").read_text())
+    assert summary["before"]["accuracy@5px"] == before["overall"]["accuracy@5px"]  # summary = the reports
+    assert summary["after"]["accuracy@5px"] == after["overall"]["accuracy@5px"]
+    assert before["checkpoint"].endswith("default.safetensors") and after["checkpoint"].endswith("best_model.pth")
+    assert before["n_evaluated"] == after["n_evaluated"] == summary["n_heldout"]
     held = {json.loads(line)["file"] for line in (out / "data" / "heldout.jsonl").read_text().splitlines()}
     trained = {json.loads(line)["file"] for line in (out / "data" / "train.jsonl").read_text().splitlines()}
     assert held and trained and not held & trained

@@ -22,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from slidercaptcha.data.labels import FORMATS, LabelRecord, data_root, manifest_line, read_labels
+from slidercaptcha.data.labels import FORMATS, LabelRecord, data_root, manifest_line
 from slidercaptcha.utils.io import atomic_write_json, atomic_write_jsonl
 
 RECIPE = Path(__file__).resolve().parent / "configs" / "finetune.yaml"
@@ -31,14 +31,13 @@ SHIPPED = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 
 def usable(path: Path, fmt: str) -> tuple[list[LabelRecord], str]:
     """Readable, labelled records of a set; prints every file left out and why."""
-    from slidercaptcha.data.dataset import readable
+    from slidercaptcha.data.dataset import read_usable
 
-    records, skipped, fmt = read_labels(path, fmt)
-    records, unreadable = readable(records)
-    for s in skipped + unreadable:
+    records, skipped, fmt = read_usable(path, fmt)
+    for s in skipped:
         print(f"skipped {s.file}: {s.reason}")
     if not records:
-        raise ValueError(f"{path}: no usable labelled images ({len(skipped) + len(unreadable)} skipped)")
+        raise ValueError(f"{path}: no usable labelled images ({len(skipped)} skipped)")
     return records, fmt
 
 
@@ -88,7 +87,7 @@ def finetune(data: str | Path, out: str | Path, fmt: str = "auto", start: str | 
         train_src = data
     else:
         train_src = Path(train_data)
-        train_recs, val_recs = usable(train_src, "auto" if fmt in ("spc", "npc") else fmt)[0], records
+        train_recs, val_recs = usable(train_src, "auto")[0], records
     if limit:  # the first `limit` training images of each group (vendor, set): how few labels suffice
         train_recs = first_per_group(train_recs, limit)
     if not train_recs or not val_recs:

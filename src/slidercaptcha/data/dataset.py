@@ -24,7 +24,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from slidercaptcha.config import AugmentationConfig, GeneratorConfig
 from slidercaptcha.data.augment import augment
 from slidercaptcha.data.backgrounds import PhotoLibrary
-from slidercaptcha.data.labels import IMAGE_ERRORS, LabelRecord, Skipped
+from slidercaptcha.data.labels import IMAGE_ERRORS, LabelRecord, Skipped, read_labels
 from slidercaptcha.data.manifest import manifest_path, read_manifest, require_fields
 from slidercaptcha.data.render import EffectProbs, render_captcha
 from slidercaptcha.data.targets import build_targets
@@ -55,6 +55,14 @@ def readable(records: list[LabelRecord]) -> tuple[list[LabelRecord], list[Skippe
         except IMAGE_ERRORS as err:
             bad.append(Skipped(str(r.file), f"unreadable image: {err}"))
     return ok, bad
+
+
+def read_usable(path: str | Path, fmt: str = "auto") -> tuple[list[LabelRecord], list[Skipped], str]:
+    """A labelled set's records whose labels parse and whose images decode, the files left out
+    (each with its reason), and the format read."""
+    records, skipped, fmt = read_labels(path, fmt)
+    records, unreadable = readable(records)
+    return records, skipped + unreadable, fmt
 
 
 class CaptchaDataset(Dataset):

@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_model
 from slidercaptcha.config import Config
-from slidercaptcha.data.dataset import LabelledDataset, readable
-from slidercaptcha.data.labels import FORMATS, LabelRecord, manifest_file, read_labels
+from slidercaptcha.data.dataset import LabelledDataset, read_usable
+from slidercaptcha.data.labels import FORMATS, LabelRecord, manifest_file
 from slidercaptcha.data.targets import build_targets
 from slidercaptcha.data.validate import validate_manifest
 from slidercaptcha.losses import compute_loss
@@ -84,11 +84,10 @@ def data_check(data: Path, fmt: str) -> tuple[list[LabelRecord], list[str]]:
     Our manifests go through the data module's own validator (schema, labels, images);
     other formats get the label-inside-image check and a decode of every image.
     """
-    records, skipped, fmt = read_labels(data, fmt)
-    records, unreadable = readable(records)
+    records, skipped, fmt = read_usable(data, fmt)
     if fmt == "manifest":
         return records, validate_manifest(manifest_file(data))[0]
-    problems = [f"{s.file}: {s.reason}" for s in skipped + unreadable]
+    problems = [f"{s.file}: {s.reason}" for s in skipped]
     return records, problems + [p for r in records for p in label_problems(r)]
 
 

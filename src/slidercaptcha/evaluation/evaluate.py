@@ -24,12 +24,11 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_checkpoint, load_model
 from slidercaptcha.config import config_from_dict
-from slidercaptcha.data.dataset import LabelledDataset, readable
+from slidercaptcha.data.dataset import LabelledDataset, read_usable
 from slidercaptcha.data.labels import (
     FORMATS,
     LabelRecord,
     data_root,
-    read_labels,
 )
 from slidercaptcha.decode import SLIDER_THRESHOLD
 from slidercaptcha.evaluation import failures
@@ -239,10 +238,8 @@ def evaluate(
     score the model's decoded heatmaps alone.
     """
     model, cfg, epoch = load_for_evaluation(checkpoint)
-    records, skipped, fmt = read_labels(data, fmt)
+    records, skipped, fmt = read_usable(data, fmt)
     found = len(records) + len(skipped)
-    records, unreadable = readable(records)
-    skipped += unreadable
     if not records:
         raise ValueError(f"{data}: no scoreable images ({len(skipped)} skipped)")
     loader = DataLoader(

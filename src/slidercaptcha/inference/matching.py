@@ -307,13 +307,14 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
         best_slider = (slider[0] - half[0], slider[1] - half[1])
     if row[1] is not None:
         row_gap = (slider[0] + row[1][0], slider[1] + row[1][1])
-        if row[0] + PRIOR_WEIGHT * _value_at(prior, row_gap) > \
-                best_score + PRIOR_WEIGHT * _value_at(prior, best_gap) + ROW_MARGIN:
+        if row[0] + PRIOR_WEIGHT * value_at(prior, row_gap) > \
+                best_score + PRIOR_WEIGHT * value_at(prior, best_gap) + ROW_MARGIN:
             return row_gap, slider, row[0]
     return best_gap, best_slider, best_score
 
 
-def _value_at(image: np.ndarray, point: tuple[float, float]) -> float:
+def value_at(image: np.ndarray, point: tuple[float, float]) -> float:
+    """The pixel of ``image`` under a point (clamped to the image)."""
     y = min(max(int(point[1]), 0), image.shape[0] - 1)
     x = min(max(int(point[0]), 0), image.shape[1] - 1)
     return float(image[y, x])

@@ -35,6 +35,7 @@ from slidercaptcha.inference.matching import (
     locate_piece,
     read_piece,
     slider_position,
+    value_at,
 )
 from slidercaptcha.preprocess import preprocess, to_rgb
 
@@ -153,16 +154,19 @@ class SliderSolver:
             })
         return results
 
+    @staticmethod
+    def _prior(batch: BatchOutput, i: int) -> np.ndarray:
+        """Image ``i``'s gap heatmap over its own pixels: the matchers' prior."""
+        height, width = batch.images[i].shape[:2]
+        return heatmap_in_image(batch.outputs["heatmap_gap"][i, 0].numpy(), batch.boxes[i].numpy(), width, height)
+
     def _use_piece(self, batch: BatchOutput, i: int, piece: ImageInput, found: dict) -> None:
         """Search the whole image for where the piece fits, with the gap heatmap as a prior
         (:func:`~slidercaptcha.inference.matching.locate_piece`); the piece fixes the slider."""
         piece_obj = read_piece(load_image(piece, "RGB", self.limits), describe(piece, "piece"))
-        height, width = batch.images[i].shape[:2]
-        heat = batch.outputs["heatmap_gap"][i, 0].numpy()
-        prior = heatmap_in_image(heat, batch.boxes[i].numpy(), width, height)
+        prior = self._prior(batch, i)
         match = locate_piece(to_rgb(batch.images[i]), piece_obj, prior)
-        x, y = (min(max(int(v), 0), n - 1) for v, n in zip(match.center, (width, height), strict=True))
-        found.update(gap=match.center, gap_box=match.box, gap_confidence=float(prior[y, x]),
+        found.update(gap=match.center, gap_box=match.box, gap_confidence=value_at(prior, match.center),
                      match_score=match.score)
         if "angle" in batch.outputs:  # the angle map's value at the matched gap's cell
             angle = batch.outputs["angle"][i]  # [2,h,w]: sin, cos
@@ -171,7 +175,7 @@ class SliderSolver:
             row = int(np.clip(round(canvas_to_grid(match.center[1] * sy + top)), 0, angle.shape[1] - 1))
             sin, cos = angle[:, row, col].tolist()
             found["gap_angle"] = float(np.degrees(np.arctan2(sin, cos)))
-        found["slider"] = slider_position(piece_obj, (height, width), match.center[1])
+        found["slider"] = slider_position(piece_obj, batch.images[i].shape[:2], match.center[1])
         dy = found["slider"][1] - piece_obj.center[1]
         x0, y0, x1, y1 = piece_obj.box
         found["slider_box"] = (x0, y0 + dy, x1, y1 + dy)
@@ -180,10 +184,8 @@ class SliderSolver:
     def _align(self, batch: BatchOutput, i: int, found: dict) -> None:
         """Composite captcha: the drawn slider, matched against the gap (and along its row, with
         the heatmap as a prior), sets the sliding distance at full resolution."""
-        height, width = batch.images[i].shape[:2]
-        prior = heatmap_in_image(batch.outputs["heatmap_gap"][i, 0].numpy(), batch.boxes[i].numpy(), width, height)
         found["gap"], found["slider"], found["match_score"] = align_drawn_slider(
-            to_rgb(batch.images[i]), found["gap"], found["slider"], prior)
+            to_rgb(batch.images[i]), found["gap"], found["slider"], self._prior(batch, i))
 
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,

@@ -72,17 +72,15 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def real_sets(cfg: Config, size: tuple[int, int], aug) -> list:
     """``data.real``: each labelled set as a dataset; unusable files are logged and left out."""
-    from slidercaptcha.data.dataset import LabelledDataset, readable
-    from slidercaptcha.data.labels import read_labels
+    from slidercaptcha.data.dataset import LabelledDataset, read_usable
 
     sets = []
     for rs in cfg.data.real:
-        records, skipped, _ = read_labels(rs.path, rs.format)
-        records, unreadable = readable(records)
-        for s in skipped + unreadable:
+        records, skipped, _ = read_usable(rs.path, rs.format)
+        for s in skipped:
             log.warning("data.real %s: skipped %s: %s", rs.path, s.file, s.reason)
         if not records:
-            raise ValueError(f"data.real {rs.path}: no usable labelled images ({len(skipped + unreadable)} skipped)")
+            raise ValueError(f"data.real {rs.path}: no usable labelled images ({len(skipped)} skipped)")
         sets.append(LabelledDataset(records, size, aug, cfg.training.seed, rs.weight))
         log.info("data.real %s: %d images, shown %.2f times per epoch", rs.path, len(records), rs.weight)
     return sets
@@ -96,9 +94,8 @@ def build_datasets(cfg: Config):
         ManifestDataset,
         MixedDataset,
         SyntheticDataset,
-        readable,
+        read_usable,
     )
-    from slidercaptcha.data.labels import read_labels
     from slidercaptcha.data.render import EffectProbs
 
     size = tuple(cfg.model.input_size)
@@ -112,12 +109,12 @@ def build_datasets(cfg: Config):
     extra = real_sets(cfg, size, aug)
     if extra:
         train_set = MixedDataset([train_set, *extra])
-    records, skipped, _ = read_labels(cfg.data.val_manifest)
-    records, unreadable = readable(records)
-    if skipped or unreadable or not records:
-        bad = (skipped + unreadable)[:1]
-        raise ValueError(f"{cfg.data.val_manifest}: {len(records)} usable validation images, "
-                         f"{len(skipped + unreadable)} unusable" + (f" (first: {bad[0].file}: {bad[0].reason})" if bad else ""))
+    records, skipped, _ = read_usable(cfg.data.val_manifest)
+    if skipped:  # validation picks best_model.pth: it must score what it says it scores
+        raise ValueError(f"{cfg.data.val_manifest}: {len(skipped)} unusable validation images "
+                         f"(first: {skipped[0].file}: {skipped[0].reason})")
+    if not records:
+        raise ValueError(f"{cfg.data.val_manifest}: no validation images")
     val_set = LabelledDataset(records, size, None, cfg.training.seed)
     return train_set, val_set
 
