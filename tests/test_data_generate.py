@@ -12,7 +12,13 @@ import pytest
 from slidercaptcha.cli import main
 from slidercaptcha.config import AugmentationConfig, GeneratorConfig
 from slidercaptcha.data.generate import Job, generate
-from slidercaptcha.data.manifest import FIELDS, label_errors, read_manifest, schema_errors
+from slidercaptcha.data.manifest import (
+    FIELDS,
+    OPTIONAL_FIELDS,
+    label_errors,
+    read_manifest,
+    schema_errors,
+)
 from slidercaptcha.data.render import EffectProbs, render_captcha
 from slidercaptcha.data.shapes import SHAPES, make_mask
 from slidercaptcha.data.split import split_records
@@ -39,7 +45,7 @@ def test_every_label_inside_the_image_and_schema_complete(mode):
         c = render_captcha(np.random.default_rng([1, i]), GeneratorConfig(), ALL_EFFECTS, mode)
         record = {"file": "x.png", **c.record, "piece_file": "p.png" if mode == "separate" else None,
                   "seed": [1, i]}
-        assert set(record) == set(FIELDS)
+        assert set(record) == set(FIELDS) | set(OPTIONAL_FIELDS)
         assert schema_errors(record) == [] and label_errors(record) == [], record
         assert c.image.shape == (record["height"], record["width"], 3)
         pw = record["piece_w"]
@@ -64,7 +70,7 @@ def test_gap_label_sits_where_the_piece_matches(tmp_path):
     """Classical solver: match the piece's edges against the image's; the best match must
     be the labelled gap (no decoys, rotation or noise so the classical method applies)."""
     probs = EffectProbs(highlight=0.1)
-    records = generate(_job(tmp_path, "separate", probs, jpeg_prob=0.0), 20, progress=False)
+    records = generate(_job(tmp_path, "separate", probs, jpeg_prob=0.0, style="classic"), 20, progress=False)
     hits = 0
     for r in records:
         img = cv2.imread(str(tmp_path / r["file"]), cv2.IMREAD_GRAYSCALE).astype(np.float32)

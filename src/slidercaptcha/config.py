@@ -188,6 +188,8 @@ class GeneratorConfig:
     photo_prob: float = num(0.5, 0, 1)
     piece_noise_prob: float = num(0.2, 0, 1)
     jpeg_prob: float = num(0.3, 0, 1)  # many real captchas are JPEGs
+    style: str = "mix"  # a style name (data/styles/*.yaml), "mix" (weighted, one per captcha) or a .yaml path
+    min_gap_visibility: float = num(1.5, 0)  # redraw fainter gaps (outline vs surrounding edges; 0 = off)
 
 
 @dataclass
@@ -206,7 +208,8 @@ class DataConfig:
     num_workers: int = num(2, 0)
     on_the_fly: bool = False  # render training captchas in the workers instead of reading disk
     samples_per_epoch: int = num(2000, 1)  # on-the-fly only
-    backgrounds: list[str] = field(default_factory=list)
+    backgrounds: list[str] = field(default_factory=list)  # photo folders
+    art: list[str] = field(default_factory=list)  # painted or cartoon art folders (the "art" background kind)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     real: list[RealSetConfig] = field(default_factory=list)  # labelled real sets added to each epoch
 

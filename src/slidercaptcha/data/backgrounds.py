@@ -14,9 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from slidercaptcha.data import illustration
+from slidercaptcha.data.colour import colorize, random_palette
+from slidercaptcha.utils.random import weighted_choice
+
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-PROCEDURAL_KINDS = ("fractal", "gradient", "geometric", "landscape", "mosaic")
-KIND_WEIGHTS = np.array([0.25, 0.15, 0.25, 0.25, 0.10])  # hard-edged mosaics are rare on real sites
+CLASSIC_KINDS = {"fractal": 0.25, "gradient": 0.15, "geometric": 0.25, "landscape": 0.25, "mosaic": 0.10}
 _NOISE_SCALE = 4  # fractal noise is computed at 1/4 resolution and upsampled (speed)
 
 
@@ -54,26 +57,6 @@ def fractal_noise(height: int, width: int, rng: np.random.Generator, octaves: in
     total = cv2.resize(total, (width, height), interpolation=cv2.INTER_CUBIC)
     lo, hi = float(total.min()), float(total.max())
     return (total - lo) / max(hi - lo, 1e-6)
-
-
-# ----------------------------------------------------------------------------- colour
-def random_palette(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` RGB colours in [0, 1] around a random hue, with varied lightness."""
-    base = rng.uniform(0, 180)
-    hues = (base + rng.normal(0, rng.uniform(8, 50), n)) % 180
-    sat = rng.uniform(30, 230, n)
-    val = np.sort(rng.uniform(20, 255, n))
-    hsv = np.stack([hues, sat, val], 1).astype(np.uint8)[None]
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0].astype(np.float32) / 255.0
-
-
-def colorize(values: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Map [0, 1] values through a palette (colour stops spread evenly) → float RGB."""
-    stops = np.linspace(0, 1, len(palette))
-    lut = np.stack([np.interp(np.linspace(0, 1, 256), stops, palette[:, c]) for c in range(3)], 1)
-    lut = (lut * 255).astype(np.uint8)[:, None, :]  # 256×1×3 for cv2.LUT
-    idx = np.clip(values * 255, 0, 255).astype(np.uint8)
-    return cv2.LUT(cv2.merge([idx, idx, idx]), lut.reshape(1, 256, 3)).astype(np.float32) / 255.0
 
 
 # ----------------------------------------------------------------------------- kinds
@@ -160,7 +143,8 @@ def _mosaic(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
 
 
 _KINDS = {"fractal": _fractal, "gradient": _gradient, "geometric": _geometric,
-          "landscape": _landscape, "mosaic": _mosaic}
+          "landscape": _landscape, "mosaic": _mosaic, **illustration.KINDS}
+BACKGROUND_KINDS = ("photo", "art", *_KINDS)  # the names a style's ``backgrounds`` may weigh
 
 
 def finish(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -180,20 +164,26 @@ def procedural_background(kind: str, height: int, width: int, rng: np.random.Gen
 
 # ----------------------------------------------------------------------------- photos
 class PhotoLibrary:
-    """Photos found recursively under some folders, cropped at random scales.
+    """Photos (and, apart, painted or cartoon art) found recursively under some folders,
+    cropped at random scales.
 
     Decoded photos are cached per process (downscaled so the short side ≤ ``max_side``),
     which makes on-the-fly rendering in DataLoader workers cheap after the first epoch.
     """
 
-    def __init__(self, folders: list[str | Path] | tuple = (), max_side: int = 720, cache_size: int = 48):
+    def __init__(self, folders: list[str | Path] | tuple = (), art_folders: list[str | Path] | tuple = (),
+                 max_side: int = 720, cache_size: int = 48):
         self.files = sorted({p for d in folders for p in _photos_under(Path(d))})
+        self.art = sorted({p for d in art_folders for p in _photos_under(Path(d))})
         self.max_side = max_side
         self.cache_size = cache_size
         self._cache: OrderedDict[Path, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def has(self, kind: str) -> bool:
+        return bool(self.art if kind == "art" else self.files)
 
     def load(self, path: Path) -> np.ndarray:
         if path in self._cache:
@@ -212,10 +202,11 @@ class PhotoLibrary:
             self._cache.popitem(last=False)
         return rgb
 
-    def crop(self, height: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        """A random crop with the target aspect at 35–100 % of the largest, resized; and the
-        photo's group name (its file stem)."""
-        path = self.files[int(rng.integers(len(self.files)))]
+    def crop(self, height: int, width: int, rng: np.random.Generator, kind: str = "photo") -> tuple[np.ndarray, str]:
+        """A random crop of a photo (or of art) with the target aspect at 35–100 % of the
+        largest, resized; and the picture's group name (its file stem)."""
+        files = self.art if kind == "art" else self.files
+        path = files[int(rng.integers(len(files)))]
         photo = self.load(path)
         ph, pw = photo.shape[:2]
         aspect = width / height
@@ -237,11 +228,21 @@ def _photos_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()]
 
 
+def default_backgrounds(cfg) -> dict[str, float]:
+    """Photos at ``cfg.photo_prob``, else the classic procedural kinds (mosaics are rare on
+    real sites, hence their small share)."""
+    rest = 1.0 - cfg.photo_prob
+    return {"photo": cfg.photo_prob, **{k: w * rest for k, w in CLASSIC_KINDS.items()}}
+
+
 def make_background(height: int, width: int, rng: np.random.Generator, photos: PhotoLibrary | None,
-                    photo_prob: float) -> tuple[np.ndarray, str]:
-    """(float32 RGB [0, 1], background group id)."""
-    if photos is not None and len(photos) and rng.random() < photo_prob:
-        return photos.crop(height, width, rng)
-    kind = PROCEDURAL_KINDS[int(rng.choice(len(PROCEDURAL_KINDS), p=KIND_WEIGHTS))]
+                    kinds: dict[str, float]) -> tuple[np.ndarray, str]:
+    """A background of a kind drawn from ``kinds`` (``photo`` and ``art`` fall back to
+    procedural art when there are none): (float32 RGB [0, 1], background group id)."""
+    kind = weighted_choice(kinds, rng)
+    if kind in ("photo", "art"):
+        if photos is not None and photos.has(kind):
+            return photos.crop(height, width, rng, kind)
+        kind = weighted_choice({k: w for k, w in kinds.items() if k not in ("photo", "art")} or CLASSIC_KINDS, rng)
     seed = int(rng.integers(2**31))
     return procedural_background(kind, height, width, np.random.default_rng(seed)), f"proc-{kind}-{seed}"

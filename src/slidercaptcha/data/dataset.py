@@ -161,11 +161,11 @@ class SyntheticDataset(CaptchaDataset):
 
     def __init__(self, generator: GeneratorConfig, augment: AugmentationConfig | None = None,
                  length: int = 2000, seed: int = 0, backgrounds=(), input_size=INPUT_SIZE,
-                 probs: EffectProbs | None = None):
+                 probs: EffectProbs | None = None, art=()):
         super().__init__(input_size, augment, seed)
         self.generator = generator
         self.length = length
-        self.photos = PhotoLibrary(backgrounds)
+        self.photos = PhotoLibrary(backgrounds, art)
         self.probs = probs or EffectProbs.from_augmentation(augment or AugmentationConfig())
 
     def __len__(self) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -19,6 +19,7 @@ from slidercaptcha.config import GeneratorConfig, load_config
 from slidercaptcha.data.backgrounds import PhotoLibrary
 from slidercaptcha.data.manifest import MANIFEST_NAME, write_manifest
 from slidercaptcha.data.render import MODES, EffectProbs, render_captcha
+from slidercaptcha.data.styles import resolve, style_names
 
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3]
 
@@ -33,6 +34,7 @@ class Job:
     generator: GeneratorConfig
     probs: EffectProbs
     backgrounds: tuple[str, ...]
+    art: tuple[str, ...] = ()
 
 
 _JOB: Job | None = None
@@ -41,7 +43,7 @@ _PHOTOS: PhotoLibrary | None = None
 
 def _init_worker(job: Job) -> None:
     global _JOB, _PHOTOS
-    _JOB, _PHOTOS = job, PhotoLibrary(job.backgrounds)
+    _JOB, _PHOTOS = job, PhotoLibrary(job.backgrounds, job.art)
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
@@ -102,8 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Perlin-noise interference (image and piece) at the config's ratios")
     p.add_argument("--backgrounds", nargs="+", default=None, metavar="DIR",
                    help="photo folders (searched recursively: jpg, png, webp); default: data.backgrounds")
+    p.add_argument("--art", nargs="+", default=None, metavar="DIR",
+                   help="painted or cartoon art folders (the styles' art backgrounds); default: data.art")
     p.add_argument("--mode", choices=[*MODES, "mixed"], default="mixed",
                    help="captcha form; mixed uses data.generator.gap_only_prob / separate_prob")
+    p.add_argument("--style", default=None,
+                   help=f"generator style: {', '.join(style_names())} or a style .yaml "
+                        "(default: data.generator.style, which is mix)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--config", default=None, help="YAML config (data.generator, training.augmentation)")
@@ -117,9 +124,14 @@ def run(args: argparse.Namespace) -> int:
     probs = EffectProbs.from_augmentation(config.training.augmentation, args.enable_confusing_gaps,
                                           args.enable_rotation, args.enable_perlin_noise)
     backgrounds = tuple(args.backgrounds if args.backgrounds is not None else config.data.backgrounds)
-    job = Job(Path(args.output_dir), args.seed, args.mode, config.data.generator, probs, backgrounds)
-    photos = len(PhotoLibrary(backgrounds))  # fails early on a missing folder
+    generator = config.data.generator
+    if args.style is not None:
+        generator = replace(generator, style=args.style)
+    resolve(generator.style)  # fails early on an unknown style
+    art = tuple(args.art if args.art is not None else config.data.art)
+    job = Job(Path(args.output_dir), args.seed, args.mode, generator, probs, backgrounds, art)
+    photos = len(PhotoLibrary(backgrounds, art))  # fails early on a missing folder
     records = generate(job, args.num_images, args.workers, progress=not args.no_progress)
-    print(f"wrote {len(records)} captchas to {job.out_dir} ({photos} background photos); "
+    print(f"wrote {len(records)} captchas in style {generator.style} to {job.out_dir} ({photos} background photos); "
           f"manifest: {job.out_dir / MANIFEST_NAME}")
     return 0

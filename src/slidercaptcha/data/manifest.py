@@ -21,6 +21,8 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "decoys": (list,), "effects": (list,), "sample_type": (str,), "bg_group": (str,),
     "mode": (str,), "piece_file": (str, type(None)), "seed": (list,),
 }
+# Written by the generator since styles; manifests from before them lack these.
+OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {"style": (str,), "gap_visibility": NUMBER, "redraws": (int,)}
 DECOY_FIELDS = ("x", "y", "angle", "scale")
 MODES = ("composite", "gap-only", "separate")
 SAMPLE_TYPES = ("normal", "confusing_gap", "rotated_gap", "noise", "highlight")
@@ -40,6 +42,9 @@ def schema_errors(record: dict) -> list[tuple[str, str]]:
         elif not _is(record[key], types):
             names = "/".join("null" if t is type(None) else t.__name__ for t in types)
             errors.append((key, f"expected {names}, got {record[key]!r}"))
+    for key, types in OPTIONAL_FIELDS.items():
+        if key in record and not _is(record[key], types):
+            errors.append((key, f"expected {'/'.join(t.__name__ for t in types)}, got {record[key]!r}"))
     for i, d in enumerate(record.get("decoys") or []):
         if not isinstance(d, dict) or any(not _is(d.get(k), NUMBER) for k in DECOY_FIELDS):
             errors.append((f"decoys[{i}]", f"expected numbers {DECOY_FIELDS}, got {d!r}"))

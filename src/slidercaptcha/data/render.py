@@ -9,28 +9,34 @@ region around each shape, which keeps one 400×200 captcha at a few milliseconds
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from slidercaptcha.config import AugmentationConfig, GeneratorConfig
+from slidercaptcha.data import styles
 from slidercaptcha.data.backgrounds import (
     PhotoLibrary,
-    colorize,
+    default_backgrounds,
     fractal_noise,
     make_background,
-    random_palette,
 )
+from slidercaptcha.data.colour import colorize, random_palette
 from slidercaptcha.data.geometry import apply, compose, similarity, translation, warp
-from slidercaptcha.data.shapes import make_mask, random_shape
+from slidercaptcha.data.shapes import SHAPE_WEIGHTS, make_mask, random_shape
+from slidercaptcha.data.styles import Style, pick
+from slidercaptcha.utils.random import weighted_choice
 
 COMMON_SIZES = ((320, 160), (360, 140), (410, 200), (552, 344), (672, 390))  # W, H seen on real sites
 MODES = ("composite", "gap-only", "separate")
-GAP_STYLES = ("dark", "rim", "shadow", "blur", "hollow", "frosted")  # "highlight" has its own ratio
+CLASSIC_LOOKS = ("dark", "rim", "shadow", "blur", "hollow", "frosted")  # "highlight" has its own ratio
 PAD = 6  # transparent margin around a piece for its rim and shadow
 EDGE = 2  # minimum distance between a shape and the image border, px
 MIN_HEIGHT = 100
+VIS_PAD = 10  # px around a gap where its visibility is measured
+VIS_ATTEMPTS = 4  # draws of a captcha before a faint gap is kept anyway
+_K3 = np.ones((3, 3), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,11 @@ class EffectProbs:
         """The config's ratios, with each effect switched off unless enabled (the spec's flags)."""
         return cls(aug.confusing_gap_prob * confusing_gaps, aug.perlin_noise_prob * perlin_noise,
                    aug.gap_rotation_prob * rotation, aug.gap_highlight_prob)
+
+    def with_style(self, style: Style) -> EffectProbs:
+        """The style's ratios in place of these, except where an effect is switched off."""
+        given = {k: float(v) for k, v in style.effects.items() if getattr(self, k) > 0}
+        return replace(self, **given) if given else self
 
 
 @dataclass
@@ -156,6 +167,31 @@ def style_hollow(img, m, rng):
     return _blend(img, _edge(m, int(rng.integers(1, 4))), color, rng.uniform(0.6, 1.0))
 
 
+def style_translucent(img, m, rng):
+    """A dark translucent fill with a softened edge and no rim (GeeTest's look)."""
+    soft = cv2.GaussianBlur(m, (0, 0), rng.uniform(0.4, 1.0))
+    return _blend(img, soft, _dark(rng), rng.uniform(0.35, 0.65))
+
+
+def style_light(img, m, rng):
+    """A white translucent fill, sometimes with a bright outline or a soft glow (Shumei's)."""
+    img = _blend(img, m, _light(rng), rng.uniform(0.45, 0.8))
+    u = rng.random()
+    if u < 0.4:
+        img = _blend(img, _edge(m, 1), _light(rng), rng.uniform(0.6, 1.0))
+    elif u < 0.7:
+        glow = np.clip(cv2.GaussianBlur(m, (0, 0), 2.0) * 1.5 - m, 0, 1)
+        img = _blend(img, glow, _light(rng), rng.uniform(0.3, 0.6))
+    return img
+
+
+def style_gray(img, m, rng):
+    """A neutral grey translucent fill with a thin white outline (NetEase's)."""
+    grey = rng.uniform(0.45, 0.75) + rng.uniform(-0.03, 0.03, 3)
+    img = _blend(img, m, grey, rng.uniform(0.45, 0.8))
+    return _blend(img, _edge(m, int(rng.integers(1, 3))), _light(rng), rng.uniform(0.5, 0.95))
+
+
 def style_frosted(img, m, rng):
     blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(1.5, 4.0))
     img = img * (1 - m[..., None]) + blurred * m[..., None]
@@ -169,19 +205,20 @@ def style_highlight(img, m, rng):
     return img
 
 
-STYLES = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
-          "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight}
+GAP_LOOKS = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
+             "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight,
+             "translucent": style_translucent, "light": style_light, "gray": style_gray}
 
 
-def stamp(img: np.ndarray, placed: _Placed, style: str, rng: np.random.Generator) -> None:
-    """Draw a gap (or decoy) of ``style`` into ``img`` in place."""
+def stamp(img: np.ndarray, placed: _Placed, look: str, rng: np.random.Generator) -> None:
+    """Draw a gap (or decoy) with ``look`` into ``img`` in place."""
     sl, m = _roi_warp(placed.mask, placed.matrix(), img.shape[1], img.shape[0])
-    img[sl] = STYLES[style](img[sl], m, rng)
+    img[sl] = GAP_LOOKS[look](img[sl], m, rng)
 
 
 # ----------------------------------------------------------------------------- piece
 def piece_layers(texture: np.ndarray, m: np.ndarray, rng: np.random.Generator,
-                 noise: bool) -> tuple[np.ndarray, np.ndarray]:
+                 noise: bool, rim_prob: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Piece texture + mask → (premultiplied RGBA, drop-shadow alpha), padded by ``PAD``.
 
     The texture gets a bevel lit from the top left, an optional Perlin-noise overlay and
@@ -196,7 +233,7 @@ def piece_layers(texture: np.ndarray, m: np.ndarray, rng: np.random.Generator,
         tex = tex * (1 + rng.uniform(0.2, 0.5) * (n[..., None] - 0.5) * 2)
     if rng.random() < 0.3:
         tex = tex * rng.uniform(1.05, 1.3)
-    if rng.random() < 0.8:
+    if rng.random() < rim_prob:
         color = _light(rng) if rng.random() < 0.7 else _dark(rng)
         tex = _blend(tex, _edge(m, int(rng.integers(1, 3))), color, rng.uniform(0.5, 1.0))
     tex = np.clip(tex, 0, 1)
@@ -239,7 +276,11 @@ def resolve_mode(mode: str, cfg: GeneratorConfig, rng: np.random.Generator) -> s
     return "gap-only" if u < cfg.gap_only_prob else "separate" if u < cfg.gap_only_prob + cfg.separate_prob else "composite"
 
 
-def sample_size(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[int, int]:
+def sample_size(cfg: GeneratorConfig, style: Style, rng: np.random.Generator) -> tuple[int, int]:
+    """One of the style's canvases, else one seen on real sites or a random one."""
+    if style.sizes:
+        w, h = style.sizes[int(rng.integers(len(style.sizes)))]
+        return int(w), int(h)
     if rng.random() < cfg.common_size_prob:
         return COMMON_SIZES[int(rng.integers(len(COMMON_SIZES)))]
     width = int(rng.integers(cfg.width[0], cfg.width[1] + 1))
@@ -303,12 +344,13 @@ def _piece_size(cfg: GeneratorConfig, height: int, rng: np.random.Generator) -> 
 
 
 def _decoys(cfg: GeneratorConfig, rng: np.random.Generator, gap: _Placed, shape: str, size: float,
-            taken: list[tuple], width: int, height: int, x_min: float) -> list[tuple[_Placed, str]]:
+            taken: list[tuple], width: int, height: int, x_min: float,
+            shapes: dict[str, float]) -> list[tuple[_Placed, str]]:
     """1–3 fake gaps, rotated and scaled, on the gap's row or another, overlapping nothing."""
     out = []
     for _ in range(int(rng.integers(cfg.decoys[0], cfg.decoys[1] + 1))):
         other = rng.random() < cfg.decoy_other_shape_prob
-        dshape = random_shape(rng) if other else shape
+        dshape = random_shape(rng, shapes) if other else shape
         mask = make_mask(dshape, round(size), rng) if other else gap.mask
         angle, scale = _signed(rng, *cfg.decoy_rotation_deg), rng.uniform(*cfg.decoy_scale)
         ex, ey = half_extent(mask.shape, angle, scale)
@@ -327,15 +369,50 @@ def _decoys(cfg: GeneratorConfig, rng: np.random.Generator, gap: _Placed, shape:
     return out
 
 
+def gap_visibility(image: np.ndarray, gap: _Placed) -> float:
+    """How much stronger the image's edges are along the gap's outline than around it.
+
+    Mean Sobel magnitude of the luminance on the outline ÷ the same in the gap's core and a
+    ring 3–8 px outside it (floored at 2 grey levels, so a flat background does not make a
+    faint gap look strong). Around 1 a person cannot see the gap; real captchas score ≥ 2.
+    """
+    padded = _Placed(np.pad(gap.mask, VIS_PAD), gap.center, gap.angle, gap.scale)
+    sl, m = _roi_warp(padded.mask, padded.matrix(), image.shape[1], image.shape[0])
+    gray = cv2.cvtColor(image[sl], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mag = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 4
+    inside = (m > 0.5).astype(np.uint8)
+    outline = cv2.dilate(inside - cv2.erode(inside, _K3), _K3) > 0
+    around = (cv2.dilate(inside, _K3, iterations=8) - cv2.dilate(inside, _K3, iterations=3)) > 0
+    around |= cv2.erode(inside, _K3, iterations=3) > 0
+    if not outline.any() or not around.any():
+        return 0.0
+    return float(mag[outline].mean() / max(float(mag[around].mean()), 2.0))
+
+
 def render_captcha(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs,
                    mode: str = "composite", photos: PhotoLibrary | None = None) -> Captcha:
-    """Render one captcha and its label record."""
-    mode = resolve_mode(mode, cfg, rng)
-    width, height = sample_size(cfg, rng)
-    bg, group = make_background(height, width, rng, photos, cfg.photo_prob)
+    """Render one captcha and its label record in ``cfg.style`` (one style of the mix per
+    captcha); a gap below ``cfg.min_gap_visibility`` is drawn again, up to a few times."""
+    style = pick(styles.resolve(cfg.style), rng)
+    gcfg, probs = style.generator_config(cfg), probs.with_style(style)
+    mode = resolve_mode(mode, gcfg, rng)
+    for redraws in range(VIS_ATTEMPTS):
+        captcha = _render(rng, gcfg, probs, mode, photos, style)
+        captcha.record["redraws"] = redraws
+        if captcha.record["gap_visibility"] >= cfg.min_gap_visibility:
+            break
+    return captcha
+
+
+def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, mode: str,
+            photos: PhotoLibrary | None, style: Style) -> Captcha:
+    width, height = sample_size(cfg, style, rng)
+    bg, group = make_background(height, width, rng, photos, style.backgrounds or default_backgrounds(cfg))
     bg = photometric(bg, rng)
 
-    shape = random_shape(rng)
+    shapes = style.shapes or SHAPE_WEIGHTS
+    looks = style.gap_looks or dict.fromkeys(CLASSIC_LOOKS, 1.0)
+    shape = random_shape(rng, shapes)
     angle = _gap_angle(cfg, rng) if rng.random() < probs.rotation else 0.0
     size = _piece_size(cfg, height, rng)
     while True:  # shrink until gap and slider fit side by side
@@ -352,19 +429,20 @@ def render_captcha(rng: np.random.Generator, cfg: GeneratorConfig, probs: Effect
     texture = warp(bg, gap.matrix(), (pw, ph), inverse=True, border=cv2.BORDER_REFLECT)
     img = bg.copy()
     effects: list[str] = []
-    style = "highlight" if rng.random() < probs.highlight else GAP_STYLES[int(rng.integers(len(GAP_STYLES)))]
-    stamp(img, gap, style, rng)
+    look = "highlight" if rng.random() < probs.highlight else weighted_choice(looks, rng)
+    stamp(img, gap, look, rng)
 
     sy = float(np.clip(gy + rng.uniform(-1, 1), ph / 2, height - ph / 2)) if mode == "composite" else gy
     decoys: list[tuple[_Placed, str]] = []
     if rng.random() < probs.confusing_gap:
         taken = [gap.box(margin=3), (x0 - 3, sy - ph / 2 - 3, x0 + pw + 3, sy + ph / 2 + 3)]
-        decoys = _decoys(cfg, rng, gap, shape, size, taken, width, height, x_min=x0 + pw)
+        decoys = _decoys(cfg, rng, gap, shape, size, taken, width, height, x_min=x0 + pw, shapes=shapes)
         for placed, _dshape in decoys:
-            stamp(img, placed, style if rng.random() < 0.7 else GAP_STYLES[int(rng.integers(len(GAP_STYLES)))], rng)
+            same = rng.random() < style.decoy_same_look_prob
+            stamp(img, placed, look if same else weighted_choice(dict.fromkeys(GAP_LOOKS, 1.0), rng), rng)
 
     piece_noise = probs.perlin_noise > 0 and rng.random() < cfg.piece_noise_prob
-    rgba, shadow = piece_layers(texture, mask, rng, piece_noise)
+    rgba, shadow = piece_layers(texture, mask, rng, piece_noise, style.piece_rim_prob)
     if mode == "composite":
         paste_piece(img, rgba, shadow, x0, sy - ph / 2)
     if rng.random() < probs.perlin_noise:
@@ -375,14 +453,15 @@ def render_captcha(rng: np.random.Generator, cfg: GeneratorConfig, probs: Effect
         image = _jpeg(image, rng)
         effects.append("jpeg")
 
-    effects += ["piece_noise"] * piece_noise + ["highlight"] * (style == "highlight")
+    effects += ["piece_noise"] * piece_noise + ["highlight"] * (look == "highlight")
     effects += ["confusing_gap"] * bool(decoys) + ["rotated_gap"] * (angle != 0.0)
     has_slider = mode != "gap-only"
     record = {
         "width": width, "height": height, "gap_x": gx, "gap_y": gy,
         "slider_x": x0 + pw / 2 if has_slider else None, "slider_y": sy if has_slider else None,
         "slider_start_x": x0 if has_slider else None, "piece_w": pw, "piece_h": ph,
-        "shape": shape, "gap_style": style, "gap_angle": angle,
+        "shape": shape, "gap_style": look, "gap_angle": angle, "style": style.name,
+        "gap_visibility": round(gap_visibility(image, gap), 3),
         "decoys": [{"x": d.center[0], "y": d.center[1], "angle": d.angle, "scale": d.scale} for d, _ in decoys],
         "effects": sorted(effects), "sample_type": sample_type(effects), "bg_group": group, "mode": mode,
     }

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from slidercaptcha.utils.random import weighted_choice
+
 WORK = 256  # working canvas side
 _C = WORK / 2
 _SHIFT = 4  # fixed-point bits for cv2 drawing: sub-pixel vertex positions
@@ -98,6 +100,14 @@ def _polygon(n: int, inner: tuple[float, float] | None = None) -> Callable:
     return draw
 
 
+def _person(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A head over rounded shoulders: the silhouette some vendors cut (Shumei)."""
+    _circle(img, (_C, _C - 50), 42.0)
+    t = np.linspace(math.pi, 2 * math.pi, 40)
+    shoulders = np.stack([_C + 95 * np.cos(t), _C + 95 + 80 * np.sin(t)], 1)
+    _fill(img, np.vstack([shoulders, [[_C + 95, _C + 95], [_C - 95, _C + 95]]]))
+
+
 def _ellipse(img: np.ndarray, rng: np.random.Generator) -> None:
     _circle(img, (_C, _C), 100.0)
 
@@ -115,14 +125,15 @@ DRAWERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
     "rounded_square": _rounded_square,
     "heart": _heart,
     "shield": _shield,
+    "person": _person,
 }
 SHAPES = tuple(DRAWERS)
 # Jigsaw pieces dominate real captchas; the rest share the remaining half.
-SHAPE_WEIGHTS = np.array([0.5 if s == "jigsaw" else 0.5 / (len(SHAPES) - 1) for s in SHAPES])
+SHAPE_WEIGHTS = {s: 0.5 if s == "jigsaw" else 0.5 / (len(SHAPES) - 1) for s in SHAPES}
 
 
-def random_shape(rng: np.random.Generator) -> str:
-    return SHAPES[int(rng.choice(len(SHAPES), p=SHAPE_WEIGHTS))]
+def random_shape(rng: np.random.Generator, weights: dict[str, float] = SHAPE_WEIGHTS) -> str:
+    return weighted_choice(weights, rng)
 
 
 def make_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -79,6 +79,29 @@ def subset_metrics(errors: dict[str, np.ndarray], keys: np.ndarray) -> dict[str,
     return out
 
 
+VISIBILITY_BINS = (1.5, 2.0, 3.0, 5.0)  # edges of the gap-visibility groups (render.gap_visibility)
+
+
+def visibility_group(v: float) -> str:
+    """The visibility bin of a gap, e.g. "1.5–2" or "≥5"."""
+    for lo, hi in zip((0.0, *VISIBILITY_BINS), VISIBILITY_BINS, strict=False):
+        if v < hi:
+            return f"{lo:g}–{hi:g}"
+    return f"≥{VISIBILITY_BINS[-1]:g}"
+
+
+def generator_groups(records: list[LabelRecord], errors: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Accuracy per generator style and per gap-visibility bin, when the manifest records them
+    (generated since styles); empty otherwise."""
+    out = {}
+    if records and all("style" in r.meta for r in records):
+        out["per_style"] = subset_metrics(errors, np.array([r.meta["style"] for r in records]))
+    if records and all("gap_visibility" in r.meta for r in records):
+        bins = np.array([visibility_group(r.meta["gap_visibility"]) for r in records])
+        out["per_visibility"] = subset_metrics(errors, bins)
+    return out
+
+
 def components(overall: dict) -> dict[str, dict]:
     """The spec's component table (gap, slider) plus sliding distance and angle."""
     table = {
@@ -284,6 +307,7 @@ def evaluate(
         "group_by": group_name(ordered),
         "per_sample_type": subset_metrics(errors, pred["sample_type"]),
         "per_mode": subset_metrics(errors, np.array([r.mode for r in ordered])),
+        **generator_groups(ordered, errors),
         "failures": failures.summary(fails, threshold),
     }
     out = Path(out_dir)

@@ -116,6 +116,17 @@ def difficult_table(groups: dict, label: str) -> list[str]:
     return table([label, "Count", "Share", "MAE", "Accuracy@5px"], rows)
 
 
+def generator_tables(m: dict) -> list[str]:
+    """Accuracy per generator style and per gap visibility, for sets that record them."""
+    lines = []
+    if "per_style" in m:
+        lines += [*difficult_table(m["per_style"], "Generator style"), ""]
+    if "per_visibility" in m:
+        order = sorted(m["per_visibility"].items(), key=lambda kv: float(kv[0].lstrip("≥").split("–")[0]))
+        lines += [*difficult_table(dict(order), "Gap visibility"), ""]
+    return lines
+
+
 def overfitting(train_loss: float, val_loss: float) -> tuple[float, str]:
     """Relative train/val loss gap in percent, and its level."""
     gap = 100.0 * (val_loss - train_loss) / abs(train_loss) if train_loss else float("inf")
@@ -231,6 +242,7 @@ def write_report(
         "",
         *difficult_table(m["per_mode"], "Captcha form"),
         "",
+        *generator_tables(m),
         *api_steps(m),
         "## Training (训练过程)",
         "",

@@ -103,7 +103,8 @@ def build_datasets(cfg: Config):
     if cfg.data.on_the_fly:
         train_set = SyntheticDataset(cfg.data.generator, aug, cfg.data.samples_per_epoch, cfg.training.seed,
                                      cfg.data.backgrounds, input_size=size,
-                                     probs=EffectProbs.from_augmentation(cfg.training.augmentation))
+                                     probs=EffectProbs.from_augmentation(cfg.training.augmentation),
+                                     art=cfg.data.art)
     else:
         train_set = ManifestDataset(cfg.data.train_manifest, size, aug, cfg.training.seed)
     extra = real_sets(cfg, size, aug)
