@@ -13,18 +13,20 @@ python scripts/prepare_backgrounds.py /usr/share/wallpapers /usr/share/backgroun
 
 # Validation set (training photos, its own seed) and held-out test set (unseen photos, new seed).
 effects=(--mode mixed --enable_confusing_gaps --enable_rotation --enable_perlin_noise --workers 2)
+# Stages 1-5 ran before generator styles: their sets are the classic style (same distribution;
+# the images differ from the ones used then, which were rendered by the pre-style generator).
 slidercaptcha generate --num_images 300 --output_dir data/default_model/val --seed 1001 \
-    --backgrounds data/photos/train "${effects[@]}"
+    --backgrounds data/photos/train --style classic "${effects[@]}"
 slidercaptcha generate --num_images 1000 --output_dir data/default_model/test --seed 2024 \
-    --backgrounds data/photos/test "${effects[@]}"
+    --backgrounds data/photos/test --style classic "${effects[@]}"
 slidercaptcha validate-data --input_dir data/default_model/test
 
 # Stage 1: captchas rendered on the fly (60,000 samples over 15 epochs, ~73 min).
-slidercaptcha train --config config/default_model.yaml
+slidercaptcha train --config config/default_model.yaml --set data.generator.style=classic
 
 # Stage 2: fine-tune the best stage-1 weights on 72,000 new captchas (another seed) with a
 # second, lower cosine cycle and a stronger decoy margin (~85 min).
-slidercaptcha train --config config/default_model.yaml \
+slidercaptcha train --config config/default_model.yaml --set data.generator.style=classic \
     --init_from checkpoints/default_model/best_model.pth \
     --set training.seed=7 --set training.optimizer.lr=1e-3 --set training.num_epochs=18 \
     --set training.scheduler.T_0=17 --set loss.decoy.weight=0.3 \
@@ -32,7 +34,7 @@ slidercaptcha train --config config/default_model.yaml \
 
 # Stage 3: fine-tune stage 2's best weights on 80,000 more captchas (another seed) with the
 # photos of all seven packages and a third, lower cosine cycle (~90 min).
-slidercaptcha train --config config/default_model.yaml \
+slidercaptcha train --config config/default_model.yaml --set data.generator.style=classic \
     --init_from checkpoints/default_model_ft/best_model.pth \
     --set training.seed=11 --set training.optimizer.lr=7e-4 --set training.num_epochs=20 \
     --set training.scheduler.T_0=19 --set loss.decoy.weight=0.3 \
@@ -40,7 +42,7 @@ slidercaptcha train --config config/default_model.yaml \
 
 # Stage 4 (progressive resizing): fine-tune stage 3's best weights at a larger input,
 # 160x320, on 35,000 more captchas (another seed), a fourth cosine cycle from 5e-4 (~55 min).
-slidercaptcha train --config config/default_model.yaml \
+slidercaptcha train --config config/default_model.yaml --set data.generator.style=classic \
     --init_from checkpoints/default_model_ft2/best_model.pth --set model.input_size=[160,320] \
     --set training.seed=13 --set training.optimizer.lr=5e-4 --set training.num_epochs=10 \
     --set training.scheduler.T_0=9 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3500 \
@@ -48,11 +50,27 @@ slidercaptcha train --config config/default_model.yaml \
 
 # Stage 5: the same again one size up, 192x384, from stage 4's best weights, on 18,000 more
 # captchas (another seed), a fifth cosine cycle from 3e-4 (~36 min).
-slidercaptcha train --config config/default_model.yaml \
+slidercaptcha train --config config/default_model.yaml --set data.generator.style=classic \
     --init_from checkpoints/default_model_ft3/best_model.pth --set model.input_size=[192,384] \
     --set training.seed=17 --set training.optimizer.lr=3e-4 --set training.num_epochs=6 \
     --set training.scheduler.T_0=5 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
     --set checkpoints.save_dir=checkpoints/default_model_ft4 --set logging.tensorboard_dir=runs/default_model_ft4
+
+# Stage 6 (generator styles): the shipped stage-5 weights fine-tuned at 192x384 on the mix of
+# styles (vendor-like gap looks, illustrated backgrounds, painted art, a visibility floor),
+# validated on a mix-style set; real captchas (bench_real) are the yardstick after it.
+python scripts/prepare_backgrounds.py /usr/share/desktop-base /usr/share/games/hedgewars/Data/Themes \
+    /usr/share/games/supertux2/images/background --out data/art --split_by theme --test_share 0.2
+slidercaptcha generate --num_images 300 --output_dir data/styles_model/val --seed 1001 \
+    --backgrounds data/photos/train --art data/art/train "${effects[@]}"
+slidercaptcha generate --num_images 1000 --output_dir data/styles_model/test --seed 2024 \
+    --backgrounds data/photos/test --art data/art/test "${effects[@]}"
+slidercaptcha train --config config/default_model.yaml \
+    --init_from src/slidercaptcha/weights/default.safetensors --set model.input_size=[192,384] \
+    --set training.seed=19 --set training.optimizer.lr=5e-4 --set training.num_epochs=11 \
+    --set training.scheduler.T_0=10 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
+    --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
+    --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
 # Held-out evaluation, report and plots, then the files the package ships.
 slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \

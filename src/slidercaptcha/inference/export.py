@@ -125,10 +125,10 @@ def quantize_int8(src: str | Path, dst: str | Path, images: Sequence[np.ndarray]
 
 
 def calibration_images(count: int, seed: int = 1234) -> list[np.ndarray]:
-    """Generated captchas (RGB arrays) for INT8 calibration and accuracy checks."""
+    """Generated captchas of every style (RGB arrays) for INT8 calibration and accuracy checks."""
     from slidercaptcha.inference.samples import generated_captchas
 
-    return [s.image for s in generated_captchas(count, seed)]
+    return [s.image for s in generated_captchas(count, seed, style="mix")]
 
 
 def export(checkpoint: str | Path, fmt: str, output: str | Path | None = None,

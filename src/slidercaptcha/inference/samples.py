@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from slidercaptcha.config import AugmentationConfig, GeneratorConfig
 
 
-def generated_captchas(count: int, seed: int = 0, mode: str = "composite"):
-    """``count`` captchas from the data generator (procedural backgrounds, all effects on)."""
+def generated_captchas(count: int, seed: int = 0, mode: str = "composite", style: str = "classic"):
+    """``count`` captchas from the data generator (procedural backgrounds, all effects on), in
+    ``style``: the checks calibrated before styles keep the classic one; INT8 calibration
+    takes the mix, which spans every look."""
     from slidercaptcha.data.render import EffectProbs, render_captcha
 
     rng = np.random.default_rng(seed)
+    cfg = replace(GeneratorConfig(), style=style)
     probs = EffectProbs.from_augmentation(AugmentationConfig())
-    return [render_captcha(rng, GeneratorConfig(), probs, mode) for _ in range(count)]
+    return [render_captcha(rng, cfg, probs, mode) for _ in range(count)]
 
 
 def errors_vs_labels(captchas, results) -> dict[str, np.ndarray]:
