@@ -64,6 +64,7 @@ def test_shapes_fill_their_box_and_are_antialiased():
         for edge in (m[0], m[-1], m[:, 0], m[:, -1]):  # touches all four sides
             assert edge.max() > 0.3, shape
         assert ((m > 0.05) & (m < 0.95)).any(), shape  # soft edges
+        assert cv2.connectedComponents((m > 0.5).astype(np.uint8))[0] == 2, shape  # one piece (+ background)
 
 
 def test_gap_label_sits_where_the_piece_matches(tmp_path):

@@ -77,7 +77,8 @@ def _mascot(img: np.ndarray, x: float, y: float, s: float, palette: np.ndarray, 
 
 
 def _lettering(img: np.ndarray, palette: np.ndarray, rng: np.random.Generator) -> None:
-    """A few big outlined letters (banners print slogans; their counters look like gaps)."""
+    """A few big letters, outlined and sometimes extruded in 3D (banners print slogans; the
+    counters of letters like E, A or O look like gaps)."""
     h, w = img.shape[:2]
     text = "".join(_LETTERS[int(i)] for i in rng.integers(len(_LETTERS), size=int(rng.integers(2, 7))))
     font = _FONTS[int(rng.integers(len(_FONTS)))]
@@ -85,10 +86,14 @@ def _lettering(img: np.ndarray, palette: np.ndarray, rng: np.random.Generator) -
     thick = max(2, int(scale * rng.uniform(2, 5)))
     (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
     org = (int(rng.uniform(-0.1, 0.6) * w), int(rng.uniform(0.3, 0.9) * h + th / 2))
-    layers = [(thick + max(2, thick // 2), _outline_color(rng))] if rng.random() < 0.7 else []
-    for width, colour in [*layers, (thick, _color(palette, rng))]:  # putText draws on 8-bit only
+    face = _color(palette, rng)
+    layers = [(thick + max(2, thick // 2), _outline_color(rng), (0, 0))] if rng.random() < 0.7 else []
+    if rng.random() < 0.5:  # extrusion: darker copies stepping down-right, under the face
+        side = tuple(c * rng.uniform(0.35, 0.6) for c in face)
+        layers = [(thick, side, (k, k)) for k in range(int(rng.integers(3, 9)), 0, -1)] + layers
+    for width, colour, (dx, dy) in [*layers, (thick, face, (0, 0))]:  # putText draws on 8-bit only
         mask = np.zeros((h, w), np.uint8)
-        cv2.putText(mask, text, org, font, scale, 255, width, cv2.LINE_AA)
+        cv2.putText(mask, text, (org[0] + dx, org[1] + dy), font, scale, 255, width, cv2.LINE_AA)
         a = (mask.astype(np.float32) / 255)[..., None]
         img[:] = img * (1 - a) + np.asarray(colour, np.float32) * a
 

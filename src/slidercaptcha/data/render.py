@@ -439,7 +439,8 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
         decoys = _decoys(cfg, rng, gap, shape, size, taken, width, height, x_min=x0 + pw, shapes=shapes)
         for placed, _dshape in decoys:
             same = rng.random() < style.decoy_same_look_prob
-            stamp(img, placed, look if same else weighted_choice(dict.fromkeys(GAP_LOOKS, 1.0), rng), rng)
+            other = style.decoy_looks or dict.fromkeys(GAP_LOOKS, 1.0)
+            stamp(img, placed, look if same else weighted_choice(other, rng), rng)
 
     piece_noise = probs.perlin_noise > 0 and rng.random() < cfg.piece_noise_prob
     rgba, shadow = piece_layers(texture, mask, rng, piece_noise, style.piece_rim_prob)

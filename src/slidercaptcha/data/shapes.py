@@ -101,10 +101,10 @@ def _polygon(n: int, inner: tuple[float, float] | None = None) -> Callable:
 
 
 def _person(img: np.ndarray, rng: np.random.Generator) -> None:
-    """A head over rounded shoulders: the silhouette some vendors cut (Shumei)."""
-    _circle(img, (_C, _C - 50), 42.0)
+    """A head over rounded shoulders, joined (one piece): the silhouette some vendors cut (Shumei)."""
+    _circle(img, (_C, _C - 35), 48.0)
     t = np.linspace(math.pi, 2 * math.pi, 40)
-    shoulders = np.stack([_C + 95 * np.cos(t), _C + 95 + 80 * np.sin(t)], 1)
+    shoulders = np.stack([_C + 95 * np.cos(t), _C + 95 + 90 * np.sin(t)], 1)
     _fill(img, np.vstack([shoulders, [[_C + 95, _C + 95], [_C - 95, _C + 95]]]))
 
 

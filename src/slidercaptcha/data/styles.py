@@ -13,7 +13,8 @@ Keys (all optional; unknown keys fail with the valid ones listed):
 - ``sizes``: ``[[W, H], ...]`` canvases to pick from; empty = the generator's random sizes.
 - ``shapes``, ``gap_looks``, ``backgrounds``: ``{name: weight}``; empty = the generator's
   defaults (every shape and gap look; photos at ``photo_prob``, else procedural art).
-- ``decoy_same_look_prob``: chance that a decoy is drawn like the gap (else another look).
+- ``decoy_same_look_prob``: chance that a decoy is drawn like the gap, else with a look from
+  ``decoy_looks`` (``{name: weight}``; empty = any look).
 - ``piece_rim_prob``: chance that the piece gets a drawn rim.
 - ``generator``: overrides of ``data.generator`` keys for this style.
 - ``effects``: ``{confusing_gap, rotation, perlin_noise, highlight}`` ratios replacing the
@@ -49,6 +50,7 @@ class Style:
     gap_looks: dict = field(default_factory=dict)
     backgrounds: dict = field(default_factory=dict)
     decoy_same_look_prob: float = 0.7
+    decoy_looks: dict = field(default_factory=dict)
     piece_rim_prob: float = 0.8
     generator: dict = field(default_factory=dict)
     effects: dict = field(default_factory=dict)
@@ -80,6 +82,7 @@ def check_style(style: Style) -> Style:
     where = f"style {style.name}"
     style.shapes = _weights(style.shapes, SHAPES, f"{where}.shapes")
     style.gap_looks = _weights(style.gap_looks, tuple(GAP_LOOKS), f"{where}.gap_looks")
+    style.decoy_looks = _weights(style.decoy_looks, tuple(GAP_LOOKS), f"{where}.decoy_looks")
     style.backgrounds = _weights(style.backgrounds, BACKGROUND_KINDS, f"{where}.backgrounds")
     _weights({k: v for k, v in style.effects.items()}, EFFECTS, f"{where}.effects")
     for size in style.sizes:
