@@ -72,6 +72,15 @@ slidercaptcha train --config config/default_model.yaml \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
+# Stage 7 (started at the end of session 7, not evaluated or shipped yet): stage 6's best weights
+# on the revised styles (paler Dingxiang-like decoys, extruded lettering), a lower cosine cycle.
+# slidercaptcha train --config config/default_model.yaml \
+#     --init_from checkpoints/styles_model/best_model.pth --set model.input_size=[192,384] \
+#     --set training.seed=23 --set training.optimizer.lr=3e-4 --set training.num_epochs=10 \
+#     --set training.scheduler.T_0=9 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
+#     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
+#     --set checkpoints.save_dir=checkpoints/styles_model2 --set logging.tensorboard_dir=runs/styles_model2
+
 # Held-out evaluation, report and plots, then the files the package ships.
 slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \
     --data data/default_model/test --name default_model
