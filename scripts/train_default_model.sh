@@ -72,8 +72,9 @@ slidercaptcha train --config config/default_model.yaml \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
-# Stage 7 (started at the end of session 7, not evaluated or shipped yet): stage 6's best weights
-# on the revised styles (paler Dingxiang-like decoys, extruded lettering), a lower cosine cycle.
+# Stage 7 (not run yet; a start was stopped within its first epoch to free the CPU for the
+# benchmarks): stage 6's best weights on the revised styles (paler Dingxiang-like decoys,
+# extruded lettering), a lower cosine cycle.
 # slidercaptcha train --config config/default_model.yaml \
 #     --init_from checkpoints/styles_model/best_model.pth --set model.input_size=[192,384] \
 #     --set training.seed=23 --set training.optimizer.lr=3e-4 --set training.num_epochs=10 \

@@ -30,7 +30,7 @@ from slidercaptcha.utils.random import weighted_choice
 
 COMMON_SIZES = ((320, 160), (360, 140), (410, 200), (552, 344), (672, 390))  # W, H seen on real sites
 MODES = ("composite", "gap-only", "separate")
-CLASSIC_LOOKS = ("dark", "rim", "shadow", "blur", "hollow", "frosted")  # "highlight" has its own ratio
+CLASSIC_LOOKS = dict.fromkeys(("dark", "rim", "shadow", "blur", "hollow", "frosted"), 1.0)  # "highlight": own ratio
 PAD = 6  # transparent margin around a piece for its rim and shadow
 EDGE = 2  # minimum distance between a shape and the image border, px
 MIN_HEIGHT = 100
@@ -208,6 +208,7 @@ def style_highlight(img, m, rng):
 GAP_LOOKS = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
              "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight,
              "translucent": style_translucent, "light": style_light, "gray": style_gray}
+ANY_LOOK = dict.fromkeys(GAP_LOOKS, 1.0)
 
 
 def stamp(img: np.ndarray, placed: _Placed, look: str, rng: np.random.Generator) -> None:
@@ -411,7 +412,7 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
     bg = photometric(bg, rng)
 
     shapes = style.shapes or SHAPE_WEIGHTS
-    looks = style.gap_looks or dict.fromkeys(CLASSIC_LOOKS, 1.0)
+    looks = style.gap_looks or CLASSIC_LOOKS
     shape = random_shape(rng, shapes)
     angle = _gap_angle(cfg, rng) if rng.random() < probs.rotation else 0.0
     size = _piece_size(cfg, height, rng)
@@ -437,9 +438,9 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
     if rng.random() < probs.confusing_gap:
         taken = [gap.box(margin=3), (x0 - 3, sy - ph / 2 - 3, x0 + pw + 3, sy + ph / 2 + 3)]
         decoys = _decoys(cfg, rng, gap, shape, size, taken, width, height, x_min=x0 + pw, shapes=shapes)
+        other = style.decoy_looks or ANY_LOOK
         for placed, _dshape in decoys:
             same = rng.random() < style.decoy_same_look_prob
-            other = style.decoy_looks or dict.fromkeys(GAP_LOOKS, 1.0)
             stamp(img, placed, look if same else weighted_choice(other, rng), rng)
 
     piece_noise = probs.perlin_noise > 0 and rng.random() < cfg.piece_noise_prob

@@ -91,14 +91,15 @@ def visibility_group(v: float) -> str:
 
 
 def generator_groups(records: list[LabelRecord], errors: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Accuracy per generator style and per gap-visibility bin, when the manifest records them
-    (generated since styles); empty otherwise."""
+    """Accuracy per generator style (largest first) and per gap-visibility bin (faintest
+    first), when the manifest records them (generated since styles); empty otherwise."""
     out = {}
     if records and all("style" in r.meta for r in records):
         out["per_style"] = subset_metrics(errors, np.array([r.meta["style"] for r in records]))
     if records and all("gap_visibility" in r.meta for r in records):
-        bins = np.array([visibility_group(r.meta["gap_visibility"]) for r in records])
-        out["per_visibility"] = subset_metrics(errors, bins)
+        groups = subset_metrics(errors, np.array([visibility_group(r.meta["gap_visibility"]) for r in records]))
+        order = [visibility_group(v) for v in (0.0, *VISIBILITY_BINS)]
+        out["per_visibility"] = {g: groups[g] for g in order if g in groups}
     return out
 
 

@@ -122,8 +122,7 @@ def generator_tables(m: dict) -> list[str]:
     if "per_style" in m:
         lines += [*difficult_table(m["per_style"], "Generator style"), ""]
     if "per_visibility" in m:
-        order = sorted(m["per_visibility"].items(), key=lambda kv: float(kv[0].lstrip("≥").split("–")[0]))
-        lines += [*difficult_table(dict(order), "Gap visibility"), ""]
+        lines += [*difficult_table(m["per_visibility"], "Gap visibility"), ""]
     return lines
 
 

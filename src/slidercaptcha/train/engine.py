@@ -111,9 +111,10 @@ def build_datasets(cfg: Config):
     if extra:
         train_set = MixedDataset([train_set, *extra])
     records, skipped, _ = read_usable(cfg.data.val_manifest)
-    if skipped:  # validation picks best_model.pth: it must score what it says it scores
-        raise ValueError(f"{cfg.data.val_manifest}: {len(skipped)} unusable validation images "
-                         f"(first: {skipped[0].file}: {skipped[0].reason})")
+    if skipped or not records:  # validation picks best_model.pth: it must score what it says it scores
+        first = f" (first: {skipped[0].file}: {skipped[0].reason})" if skipped else ""
+        raise ValueError(f"{cfg.data.val_manifest}: {len(records)} usable validation images, "
+                         f"{len(skipped)} unusable{first}")
     if not records:
         raise ValueError(f"{cfg.data.val_manifest}: no validation images")
     val_set = LabelledDataset(records, size, None, cfg.training.seed)
