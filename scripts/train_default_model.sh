@@ -72,15 +72,16 @@ slidercaptcha train --config config/default_model.yaml \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
-# Stage 7 (not run yet; a start was stopped within its first epoch to free the CPU for the
-# benchmarks): stage 6's best weights on the revised styles (paler Dingxiang-like decoys,
-# extruded lettering), a lower cosine cycle.
-# slidercaptcha train --config config/default_model.yaml \
-#     --init_from checkpoints/styles_model/best_model.pth --set model.input_size=[192,384] \
-#     --set training.seed=23 --set training.optimizer.lr=3e-4 --set training.num_epochs=10 \
-#     --set training.scheduler.T_0=9 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
-#     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
-#     --set checkpoints.save_dir=checkpoints/styles_model2 --set logging.tensorboard_dir=runs/styles_model2
+# Stage 7: stage 6's best weights on the revised styles (paler Dingxiang-like decoys, extruded
+# lettering), the six vendor-like styles at weight 2 each (12 of the mix's 17 parts, was 6 of
+# 11), a lower cosine cycle; every epoch kept, so each can be scored on the real sets.
+slidercaptcha train --config config/default_model.yaml \
+    --init_from checkpoints/styles_model/best_model.pth --set model.input_size=[192,384] \
+    --set training.seed=23 --set training.optimizer.lr=3e-4 --set training.num_epochs=10 \
+    --set training.scheduler.T_0=9 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
+    --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
+    --set checkpoints.save_dir=checkpoints/styles_model2 --set logging.tensorboard_dir=runs/styles_model2 \
+    --set checkpoints.keep_last=10
 
 # Held-out evaluation, report and plots, then the files the package ships.
 slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \
