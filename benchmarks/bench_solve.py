@@ -2,7 +2,8 @@
 
     python benchmarks/bench_solve.py [--model PATH] [--threads 2] [--calls 60]
 
-Generated captchas at 672×390 (Tencent's size, the widest of the real sets), passed as PNG
+Generated captchas at 672×390 (Tencent's size, the widest of the real sets; the ``classic``
+style, the one that takes its canvas from the config), passed as PNG
 bytes as a client would send them: separate form with its piece (the full-resolution piece
 search), and composite form (the drawn-slider alignment). p50/p95 of the solver's own stage
 times (``SolveResult.timing``: preprocess incl. decoding the PNG, model, decode, match) and of
@@ -30,10 +31,15 @@ STAGES = ("preprocess", "model", "decode", "match", "total")
 
 
 def captchas(mode: str, count: int, seed: int) -> list:
-    gen = GeneratorConfig(width=[WIDTH, WIDTH], aspect_ratio=[WIDTH / HEIGHT, WIDTH / HEIGHT])
     rng = np.random.default_rng(seed)
     probs = EffectProbs.from_augmentation(AugmentationConfig())
-    return [render_captcha(rng, gen, probs, mode) for _ in range(count)]
+    gen = GeneratorConfig(style="classic", width=[WIDTH, WIDTH], aspect_ratio=[WIDTH / HEIGHT] * 2,
+                          common_size_prob=0.0)
+    caps = [render_captcha(rng, gen, probs, mode) for _ in range(count)]
+    sizes = {c.image.shape[:2] for c in caps}
+    if sizes != {(HEIGHT, WIDTH)}:  # a style's own canvases would win over the config's: say so
+        raise SystemExit(f"the generator drew {sorted(sizes)} (height, width), not {(HEIGHT, WIDTH)}")
+    return caps
 
 
 def time_solver(solver: SliderSolver, mode: str, calls: int, seed: int) -> dict:
