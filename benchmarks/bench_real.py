@@ -52,10 +52,11 @@ class Ours:
         return self.solver.solve(background, piece=piece).gap
 
 
-def real_sets(root: Path, spc_split: str) -> dict[str, list[LabelRecord]]:
+def real_sets(root: Path, spc_split: str, sets: tuple[str, ...] = ("spc", "npc")) -> dict[str, list[LabelRecord]]:
     """{group: records}, groups named '<set> <vendor or subset>'; absent sets are noted."""
     groups: dict[str, list[LabelRecord]] = {}
-    for name, read in (("spc", lambda p: read_spc(p, (spc_split,))), ("npc", read_npc)):
+    readers = {"spc": lambda p: read_spc(p, (spc_split,)), "npc": read_npc}
+    for name, read in ((n, readers[n]) for n in sets):
         folder = root / name
         if not folder.is_dir():
             print(f"note: {folder} not found, {name} skipped (the README's \"Real captchas\" section says how to fetch it)")
@@ -121,13 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="model for our solver (default: the packaged one)")
     p.add_argument("--threads", type=int, default=2, help="threads for every solver (default: %(default)s)")
     p.add_argument("--spc-split", default="val", choices=("train", "val"), help="spc split to score")
+    p.add_argument("--sets", nargs="+", default=["spc", "npc"], choices=("spc", "npc"), help="which real sets")
     p.add_argument("--limit", type=int, help="score only the first N captchas of each group")
     p.add_argument("--out", default=str(HERE / "results" / "bench_real.json"))
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)  # every solver on the same cores (torch peers included)
     root = Path(args.root)
-    groups = real_sets(root, args.spc_split)
+    groups = real_sets(root, args.spc_split, tuple(args.sets))
     if not groups:
         print(f"no real sets under {root}; nothing to score")
         return 1

@@ -82,6 +82,13 @@ slidercaptcha train --config config/default_model.yaml \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model2 --set logging.tensorboard_dir=runs/styles_model2 \
     --set checkpoints.keep_last=10
+# Stage 7's epoch is picked on real captchas the model never saw, the spc *train* split (the
+# first 60 per vendor), so the val split the README reports plays no part in the choice.
+for ckpt in checkpoints/styles_model2/epoch_*.pth; do
+    python benchmarks/bench_real.py --sets spc --spc-split train --limit 60 --model "$ckpt" \
+        --out "checkpoints/styles_model2/spc_train_$(basename "$ckpt" .pth).json"
+done
+python scripts/pick_by_real.py checkpoints/styles_model2/spc_train_*.json
 
 # Held-out evaluation, report and plots, then the files the package ships.
 slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \
