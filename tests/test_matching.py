@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from slidercaptcha.inference import ImageError, SliderSolver
-from slidercaptcha.inference.matching import ROW_SLACK, align_drawn_slider, locate_piece, read_piece
+from slidercaptcha.inference.matching import (
+    ROW_SLACK,
+    align_drawn_slider,
+    locate_piece,
+    masked_ncc,
+    read_piece,
+)
 from slidercaptcha.inference.samples import generated_captchas
 
 CAPTCHA_SEED = 21
@@ -318,6 +324,26 @@ class OracleBackend:
         zeros = torch.zeros(b, 2, h, w)
         return {"heatmap_gap": heat.expand(b, 1, h, w).clone(), "heatmap_slider": torch.zeros(b, 1, h, w),
                 "offset_gap": zeros, "offset_slider": zeros}
+
+
+def test_masked_ncc_is_opencvs_masked_ccoeff_normed():
+    """The texture cue's fast masked correlation gives OpenCV's masked TM_CCOEFF_NORMED scores,
+    on a textured image with a flat patch (where both have no evidence) and a jigsaw-like mask."""
+    rng = np.random.default_rng(4)
+    image = cv2.GaussianBlur(rng.random((90, 160), np.float32) * 255, (5, 5), 0)
+    image[10:60, 100:150] = 77.0  # flat: windows inside it have no texture
+    template = image[30:61, 20:51].copy()
+    mask = np.zeros((31, 31), np.float32)
+    cv2.circle(mask, (15, 15), 12, 1.0, -1)
+    mask[2:8, 12:19] = 1.0
+    ours = masked_ncc(image, template, mask)
+    theirs = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    assert ours.shape == theirs.shape
+    textured = np.isfinite(theirs) & (ours > -1.0)
+    assert textured.mean() > 0.8
+    np.testing.assert_allclose(ours[textured], theirs[textured], atol=1e-4)
+    assert ours[15, 105] == -1.0  # a window inside the flat patch
+    assert np.unravel_index(int(np.argmax(ours)), ours.shape) == (30, 20)
 
 
 def test_fully_transparent_piece_is_refused():

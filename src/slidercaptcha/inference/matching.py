@@ -149,6 +149,24 @@ def outline_score(image_edges: np.ndarray, piece: Piece) -> np.ndarray:
     return best
 
 
+def masked_ncc(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``cv2.matchTemplate(image, template, TM_CCOEFF_NORMED, mask=mask)`` from three plain
+    correlations (the mean-removed masked template, the mask over the image and over its
+    square): the same scores to 1e-5, about 15× faster than OpenCV's masked path, which took
+    most of a whole search. Flat windows (std under half a grey level) score -1: no evidence."""
+    image = image.astype(np.float32) - np.float32(image.mean())  # smaller sums: float32 stays exact
+    mask = mask.astype(np.float32)
+    n = float(mask.sum())
+    centred = (template.astype(np.float32) - float((template * mask).sum()) / n) * mask
+    num = cv2.matchTemplate(image, centred, cv2.TM_CCORR)
+    total = cv2.matchTemplate(image, mask, cv2.TM_CCORR)
+    var = cv2.matchTemplate(image * image, mask, cv2.TM_CCORR) - total * total / n
+    flat = var < 0.25 * n
+    score = num / np.sqrt(np.maximum(var, 1e-6) * float((centred * centred).sum()))
+    score[flat] = -1.0
+    return np.clip(score, -1.0, 1.0)
+
+
 def texture_score(gray: np.ndarray, piece: Piece) -> np.ndarray | None:
     """Masked correlation of the piece's inside (rim eroded away) with the image; None when
     the piece has no texture to compare (a flat fill)."""
@@ -156,10 +174,7 @@ def texture_score(gray: np.ndarray, piece: Piece) -> np.ndarray | None:
                        borderType=cv2.BORDER_CONSTANT, borderValue=0)  # the crop's edges are rim too
     if inside.sum() < 16 or piece.gray[inside > 0].std() < 2.0:
         return None
-    template = np.pad(piece.gray, PAD, mode="edge").astype(np.float32)
-    score = cv2.matchTemplate(gray.astype(np.float32), template, cv2.TM_CCOEFF_NORMED,
-                              mask=np.pad(inside, PAD).astype(np.float32))
-    return np.nan_to_num(score, nan=-1.0, posinf=-1.0, neginf=-1.0)  # flat windows: no evidence
+    return masked_ncc(gray, np.pad(piece.gray, PAD, mode="edge"), np.pad(inside, PAD))
 
 
 # ----------------------------------------------------------------------------- search
