@@ -246,7 +246,7 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
         size = (round(width * s), round(height * s))
         small = _scaled(piece, s)
         coarse, _ = _cue_sum(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), small,
-                             None if prior is None else cv2.resize(prior, size, interpolation=cv2.INTER_AREA))
+                             None if prior is None else cv2.resize(prior, size, interpolation=cv2.INTER_LINEAR))  # smooth: no aliasing
         cy, cx = _best(coarse, None if row is None else round(row * s))
         r = int(np.ceil(1 / s)) + REFINE_RADIUS
         x0, y0 = max(round(cx / s) - r, 0), max(round(cy / s) - r, 0)
