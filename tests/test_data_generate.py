@@ -68,6 +68,22 @@ def test_shapes_fill_their_box_and_are_antialiased():
         assert cv2.connectedComponents((m > 0.5).astype(np.uint8))[0] == 2, shape  # one piece (+ background)
 
 
+def test_a_tilted_shape_keeps_its_size_and_turns():
+    """``make_mask(..., angle)`` turns the shape itself (a style's ``shape_angle_deg``): same
+    area as upright, still one piece touching its box, and a square at 45° fills only half of
+    its (larger) box, as a diamond does."""
+    for shape in SHAPES:
+        upright = make_mask(shape, 60, np.random.default_rng(1))
+        tilted = make_mask(shape, 60, np.random.default_rng(1), angle=30.0)
+        assert abs(tilted.sum() / upright.sum() - 1) < 0.05, shape
+        for edge in (tilted[0], tilted[-1], tilted[:, 0], tilted[:, -1]):
+            assert edge.max() > 0.3, shape
+        assert cv2.connectedComponents((tilted > 0.5).astype(np.uint8))[0] == 2, shape
+    square = make_mask("rounded_square", 60, np.random.default_rng(2), angle=45.0)
+    upright = make_mask("rounded_square", 60, np.random.default_rng(2))
+    assert square.mean() < 0.65 < upright.mean()
+
+
 def test_gap_label_sits_where_the_piece_matches(tmp_path):
     """The files ``generate`` writes agree with their labels: the matcher, given the written
     piece, finds the gap in the written image at the labelled centre (no decoys, rotation or

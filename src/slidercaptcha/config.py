@@ -183,6 +183,7 @@ class GeneratorConfig:
     decoy_rotation_deg: list[float] = field(default_factory=lambda: [10.0, 30.0])  # |angle|
     decoy_scale: list[float] = field(default_factory=lambda: [0.7, 1.3])
     rotation_deg: list[float] = field(default_factory=lambda: [-30.0, 30.0])
+    shape_angle_deg: list[float] = field(default_factory=lambda: [0.0, 0.0])  # the shape's own tilt (gap, piece and decoys alike)
     gap_only_prob: float = num(0.15, 0, 1)
     separate_prob: float = num(0.15, 0, 1)
     photo_prob: float = num(0.5, 0, 1)

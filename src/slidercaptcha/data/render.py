@@ -314,6 +314,13 @@ def _signed(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi) * rng.choice([-1, 1]))
 
 
+def shape_angle(cfg: GeneratorConfig, rng: np.random.Generator) -> float:
+    """The shape's own tilt in ``cfg.shape_angle_deg``; no random draw when the range is empty,
+    so styles without tilt render the captchas they always did for a seed."""
+    lo, hi = cfg.shape_angle_deg
+    return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
+
+
 def _gap_angle(cfg: GeneratorConfig, rng: np.random.Generator) -> float:
     """A visible rotation (|angle| ≥ 3°) inside ``cfg.rotation_deg``."""
     lo, hi = cfg.rotation_deg
@@ -352,7 +359,7 @@ def _decoys(cfg: GeneratorConfig, rng: np.random.Generator, gap: _Placed, shape:
     for _ in range(int(rng.integers(cfg.decoys[0], cfg.decoys[1] + 1))):
         other = rng.random() < cfg.decoy_other_shape_prob
         dshape = random_shape(rng, shapes) if other else shape
-        mask = make_mask(dshape, round(size), rng) if other else gap.mask
+        mask = make_mask(dshape, round(size), rng, shape_angle(cfg, rng)) if other else gap.mask
         angle, scale = _signed(rng, *cfg.decoy_rotation_deg), rng.uniform(*cfg.decoy_scale)
         ex, ey = half_extent(mask.shape, angle, scale)
         if 2 * ey + 2 * EDGE > height or x_min + ex > width - EDGE - ex:
@@ -416,8 +423,9 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
     shape = random_shape(rng, shapes)
     angle = _gap_angle(cfg, rng) if rng.random() < probs.rotation else 0.0
     size = _piece_size(cfg, height, rng)
+    tilt = shape_angle(cfg, rng)
     while True:  # shrink until gap and slider fit side by side
-        mask = make_mask(shape, round(size), rng)
+        mask = make_mask(shape, round(size), rng, tilt)
         layout = _layout(cfg, width, height, mask, angle, rng)
         if layout is not None:
             break

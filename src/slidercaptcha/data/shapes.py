@@ -136,15 +136,24 @@ def random_shape(rng: np.random.Generator, weights: dict[str, float] = SHAPE_WEI
     return weighted_choice(weights, rng)
 
 
-def make_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
+def make_mask(shape: str, size: int, rng: np.random.Generator, angle: float = 0.0) -> np.ndarray:
     """Float32 mask in [0, 1] whose shape fills its box exactly. The box keeps the shape's own
-    aspect ratio with the area of a ``size × size`` square (a knob makes a piece wider)."""
+    aspect ratio with the area of a ``size × size`` square (a knob makes a piece wider).
+
+    ``angle`` (degrees, counter-clockwise) turns the shape itself before it is cut out, as
+    vendors that draw tilted hearts and squares do; the shape keeps its scale, so a turned box
+    is larger than ``size × size``."""
     if shape not in DRAWERS:
         raise ValueError(f"unknown shape {shape!r}; known: {list(SHAPES)}")
     img = np.zeros((WORK, WORK), np.uint8)
     DRAWERS[shape](img, rng)
     x, y, w, h = cv2.boundingRect((img > 127).astype(np.uint8))
-    root = math.sqrt(w / h)
-    width, height = max(4, round(size * root)), max(4, round(size / root))
+    scale = size / math.sqrt(w * h)  # output px per drawing px
+    if angle:
+        img = np.pad(img, WORK // 2)  # room for the corners to turn into
+        c = img.shape[0] / 2
+        img = cv2.warpAffine(img, cv2.getRotationMatrix2D((c, c), angle, 1.0), img.shape[::-1], flags=cv2.INTER_LINEAR)
+        x, y, w, h = cv2.boundingRect((img > 127).astype(np.uint8))
+    width, height = max(4, round(w * scale)), max(4, round(h * scale))
     crop = img[y:y + h, x:x + w]
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
