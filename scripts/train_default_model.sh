@@ -106,6 +106,9 @@ for ckpt in checkpoints/styles_model3/epoch_*.pth checkpoints/styles_model/best_
         --out "checkpoints/styles_model3/spc_train_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
 done
 python scripts/pick_by_real.py checkpoints/styles_model3/spc_train_*.json
+# Result: epoch 3 picked (84.3 % against stage 6's 83.3 % on the first 60 per vendor), but on all
+# 300 per vendor 83.5 % against stage 6's 84.2 % (Dingxiang 60 against 68, GeeTest v4 90
+# against 83; benchmarks/results/stage8_spc_train.md), so stage 6 stays shipped.
 
 # Held-out evaluation, report and plots, then the files the package ships.
 slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \
