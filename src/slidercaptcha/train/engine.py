@@ -115,8 +115,6 @@ def build_datasets(cfg: Config):
         first = f" (first: {skipped[0].file}: {skipped[0].reason})" if skipped else ""
         raise ValueError(f"{cfg.data.val_manifest}: {len(records)} usable validation images, "
                          f"{len(skipped)} unusable{first}")
-    if not records:
-        raise ValueError(f"{cfg.data.val_manifest}: no validation images")
     val_set = LabelledDataset(records, size, None, cfg.training.seed)
     return train_set, val_set
 
