@@ -94,18 +94,19 @@ slidercaptcha report --results results/styles_model --dpi 100 --run results/styl
 # Tried after stage 6, not shipped (MODEL_CARD.md, stages 7 and 8). Each continues from stage
 # 6's best weights on the styles mix, keeps every epoch and scores it, with stage 6 next to it,
 # on real captchas it never trained on: the spc *train* split (the val split the README reports
-# plays no part in the choice). Arguments: run name, seed, epochs, cosine cycle length (T_0).
+# plays no part in the choice). Arguments: run name, seed, epochs, cosine cycle length (T_0),
+# captchas scored per vendor, then any further `train --set` overrides.
 styles_stage() {
-    local dir=$1
+    local dir=$1 limit=$5
     slidercaptcha train --config config/default_model.yaml \
         --init_from checkpoints/styles_model/best_model.pth --set model.input_size=[192,384] \
         --set training.seed="$2" --set training.optimizer.lr=3e-4 --set training.num_epochs="$3" \
         --set training.scheduler.T_0="$4" --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
         --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
         --set checkpoints.save_dir="checkpoints/$dir" --set logging.tensorboard_dir="runs/$dir" \
-        --set checkpoints.keep_last=10
+        --set checkpoints.keep_last=10 "${@:6}"
     for ckpt in checkpoints/"$dir"/epoch_*.pth checkpoints/styles_model/best_model.pth; do
-        python benchmarks/bench_real.py --sets spc --spc-split train --limit 60 --model "$ckpt" \
+        python benchmarks/bench_real.py --sets spc --spc-split train --limit "$limit" --model "$ckpt" \
             --out "checkpoints/$dir/spc_train_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
     done
     python scripts/pick_by_real.py checkpoints/"$dir"/spc_train_*.json
@@ -115,16 +116,23 @@ styles_stage() {
 # vendor-like styles at weight 2 each (12 of the mix's 17 parts; they were 6 of 11 in stage 6).
 # No epoch beat stage 6 on spc train (mean of the five target vendors 79.7-83.0 against 83.3 %;
 # benchmarks/results/stage7_spc_train.md).
-styles_stage styles_model2 23 10 9
+styles_stage styles_model2 23 10 9 60
 
 # Stage 8: after the Dingxiang-like style tilts its shapes (spc train misses: tilted gaps passed
 # over). Epoch 3 led on the first 60 per vendor (84.3 against 83.3 %), but on all 300 per vendor
 # it scores 83.5 against stage 6's 84.2 % (Dingxiang 60 against 68, GeeTest v4 90 against 83;
 # benchmarks/results/stage8_spc_train.md):
-styles_stage styles_model3 29 5 4
+styles_stage styles_model3 29 5 4 60
 for ckpt in checkpoints/styles_model3/epoch_003.pth checkpoints/styles_model3/epoch_004.pth \
         checkpoints/styles_model/best_model.pth; do
     python benchmarks/bench_real.py --sets spc --spc-split train --model "$ckpt" \
         --out "checkpoints/styles_model3/spc_train300_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
 done
 python scripts/pick_by_real.py checkpoints/styles_model3/spc_train300_*.json
+
+# Stage 9: decoys with no piece in view drawn faded (data.generator.decoy_fade: a decoy as strong
+# as the gap leaves a piece-free captcha without an answer, and real vendors draw theirs paler),
+# Dingxiang's gap look (dark, darkest along its whole inner edge: the "inset" look), and more
+# piece-free captchas (gap-only 0.25, as the real sets are solved); every epoch scored on all
+# 300 spc train captchas per vendor.
+styles_stage styles_model4 31 6 5 300 --set data.generator.gap_only_prob=0.25

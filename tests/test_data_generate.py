@@ -84,6 +84,33 @@ def test_a_tilted_shape_keeps_its_size_and_turns():
     assert square.mean() < 0.65 < upright.mean()
 
 
+def test_decoys_fade_only_without_the_piece_in_view():
+    """``decoy_fade`` sets a decoy's strength in gap-only and separate captchas, where its look
+    is the only thing that tells it from the gap; composites (the drawn slider shows which
+    hollow it fits) keep full-strength decoys. Same seed, fade 0 against 1: composites are
+    identical; in gap-only captchas only the decoys change (the gap's pixels stay)."""
+    probs = EffectProbs(confusing_gap=1.0)
+
+    def draw(mode: str, fade: float):
+        gen = GeneratorConfig(style="classic", jpeg_prob=0.0, decoy_fade=[fade, fade], min_gap_visibility=0.0)
+        return render_captcha(np.random.default_rng(3), gen, probs, mode)
+
+    faint, full = draw("composite", 0.0), draw("composite", 1.0)
+    assert np.array_equal(faint.image, full.image)
+    faint, full = draw("gap-only", 0.0), draw("gap-only", 1.0)
+    assert full.record["decoys"] == faint.record["decoys"] != []
+    changed = np.abs(faint.image.astype(int) - full.image.astype(int)).max(axis=2) > 0
+    assert changed.any()
+    r = full.record
+    x0, y0 = int(r["gap_x"] - r["piece_w"] / 2), int(r["gap_y"] - r["piece_h"] / 2)
+    assert not changed[max(y0, 0):y0 + r["piece_h"], max(x0, 0):x0 + r["piece_w"]].any()
+    on_decoys = np.zeros_like(changed)
+    for d in r["decoys"]:  # every changed pixel lies within a decoy's reach
+        radius = int(np.hypot(r["piece_w"], r["piece_h"]) / 2 * d["scale"]) + 6  # + a soft edge
+        cv2.circle(on_decoys.view(np.uint8), (int(d["x"]), int(d["y"])), radius, 1, -1)
+    assert not (changed & ~on_decoys).any()
+
+
 def test_gap_label_sits_where_the_piece_matches(tmp_path):
     """The files ``generate`` writes agree with their labels: the matcher, given the written
     piece, finds the gap in the written image at the labelled centre (no decoys, rotation or

@@ -184,6 +184,7 @@ class GeneratorConfig:
     decoy_scale: list[float] = field(default_factory=lambda: [0.7, 1.3])
     rotation_deg: list[float] = field(default_factory=lambda: [-30.0, 30.0])
     shape_angle_deg: list[float] = field(default_factory=lambda: [0.0, 0.0])  # the shape's own tilt (gap, piece and decoys alike)
+    decoy_fade: list[float] = field(default_factory=lambda: [0.3, 0.7])  # decoy strength with no piece in view (1 = full)
     gap_only_prob: float = num(0.15, 0, 1)
     separate_prob: float = num(0.15, 0, 1)
     photo_prob: float = num(0.5, 0, 1)

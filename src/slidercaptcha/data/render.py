@@ -167,6 +167,17 @@ def style_hollow(img, m, rng):
     return _blend(img, _edge(m, int(rng.integers(1, 4))), color, rng.uniform(0.6, 1.0))
 
 
+def style_inset(img, m, rng):
+    """A dark fill darkest along the whole inner edge, an inner glow with no direction, often
+    with a thin light rim (Dingxiang's look)."""
+    img = _blend(img, m, _dark(rng), rng.uniform(0.4, 0.7))
+    soft = cv2.GaussianBlur(m, (0, 0), rng.uniform(1.5, 3.5))
+    img = _blend(img, m * np.clip(2.0 * (1.0 - soft), 0, 1), _dark(rng), rng.uniform(0.5, 0.9))
+    if rng.random() < 0.5:
+        img = _blend(img, _edge(m, 1), _light(rng), rng.uniform(0.3, 0.7))
+    return img
+
+
 def style_translucent(img, m, rng):
     """A dark translucent fill with a softened edge and no rim (GeeTest's look)."""
     soft = cv2.GaussianBlur(m, (0, 0), rng.uniform(0.4, 1.0))
@@ -207,14 +218,16 @@ def style_highlight(img, m, rng):
 
 GAP_LOOKS = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
              "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight,
-             "translucent": style_translucent, "light": style_light, "gray": style_gray}
+             "translucent": style_translucent, "light": style_light, "gray": style_gray, "inset": style_inset}
 ANY_LOOK = dict.fromkeys(GAP_LOOKS, 1.0)
 
 
-def stamp(img: np.ndarray, placed: _Placed, look: str, rng: np.random.Generator) -> None:
-    """Draw a gap (or decoy) with ``look`` into ``img`` in place."""
+def stamp(img: np.ndarray, placed: _Placed, look: str, rng: np.random.Generator, strength: float = 1.0) -> None:
+    """Draw a gap (or decoy) with ``look`` into ``img`` in place; ``strength`` < 1 fades it
+    towards the background."""
     sl, m = _roi_warp(placed.mask, placed.matrix(), img.shape[1], img.shape[0])
-    img[sl] = GAP_LOOKS[look](img[sl], m, rng)
+    styled = GAP_LOOKS[look](img[sl], m, rng)
+    img[sl] = styled if strength == 1.0 else img[sl] + strength * (styled - img[sl])
 
 
 # ----------------------------------------------------------------------------- piece
@@ -351,6 +364,13 @@ def _piece_size(cfg: GeneratorConfig, height: int, rng: np.random.Generator) -> 
     return float(np.clip(size, *cfg.piece_size))
 
 
+def _decoy_strength(cfg: GeneratorConfig, mode: str, rng: np.random.Generator) -> float:
+    """1 in composites, where the drawn slider shows which hollow it fits; else a draw from
+    ``cfg.decoy_fade``: with no piece in view, the look is all that tells gap from decoy
+    (real vendors draw the decoy paler), and a decoy as strong as the gap leaves no answer."""
+    return 1.0 if mode == "composite" else float(rng.uniform(*cfg.decoy_fade))
+
+
 def _decoys(cfg: GeneratorConfig, rng: np.random.Generator, gap: _Placed, shape: str, size: float,
             taken: list[tuple], width: int, height: int, x_min: float,
             shapes: dict[str, float]) -> list[tuple[_Placed, str]]:
@@ -449,7 +469,7 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
         other = style.decoy_looks or ANY_LOOK
         for placed, _dshape in decoys:
             same = rng.random() < style.decoy_same_look_prob
-            stamp(img, placed, look if same else weighted_choice(other, rng), rng)
+            stamp(img, placed, look if same else weighted_choice(other, rng), rng, _decoy_strength(cfg, mode, rng))
 
     piece_noise = probs.perlin_noise > 0 and rng.random() < cfg.piece_noise_prob
     rgba, shadow = piece_layers(texture, mask, rng, piece_noise, style.piece_rim_prob)
