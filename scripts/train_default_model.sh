@@ -57,7 +57,8 @@ slidercaptcha train --config config/default_model.yaml --set data.generator.styl
     --set training.scheduler.T_0=5 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
     --set checkpoints.save_dir=checkpoints/default_model_ft4 --set logging.tensorboard_dir=runs/default_model_ft4
 
-# Stage 6 (generator styles): the shipped stage-5 weights fine-tuned at 192x384 on the mix of
+# Stage 6 (generator styles): stage 5's best weights (shipped then, as FP16 safetensors; the
+# package now holds stage 9's, so the script starts from the checkpoint) fine-tuned at 192x384 on the mix of
 # styles (vendor-like gap looks, illustrated backgrounds, painted art, a visibility floor),
 # validated on a mix-style set; real captchas (bench_real) are the yardstick after it.
 python scripts/prepare_backgrounds.py /usr/share/desktop-base /usr/share/games/hedgewars/Data/Themes \
@@ -67,31 +68,13 @@ slidercaptcha generate --num_images 300 --output_dir data/styles_model/val --see
 slidercaptcha generate --num_images 1000 --output_dir data/styles_model/test --seed 2024 \
     --backgrounds data/photos/test --art data/art/test "${effects[@]}"
 slidercaptcha train --config config/default_model.yaml \
-    --init_from src/slidercaptcha/weights/default.safetensors --set model.input_size=[192,384] \
+    --init_from checkpoints/default_model_ft4/best_model.pth --set model.input_size=[192,384] \
     --set training.seed=19 --set training.optimizer.lr=5e-4 --set training.num_epochs=11 \
     --set training.scheduler.T_0=10 --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
-# Held-out evaluation, reports and plots, then the files the package ships: stage 6's best epoch.
-for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
-        6:styles_model; do
-    cp "checkpoints/${stage#*:}/history.json" "results/default_model/history_stage${stage%%:*}.json"
-done
-cp checkpoints/styles_model/history.json results/styles_model/history.json
-slidercaptcha export --checkpoint checkpoints/styles_model/best_model.pth --format package \
-    --output src/slidercaptcha/weights
-slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensors \
-    --data data/default_model/test --name default_model
-slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensors \
-    --data data/styles_model/test --name styles_model
-slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \
-    --data data/styles_model/test --name styles_model/stage5_weights  # the before of stage 6
-slidercaptcha report --results results/default_model --dpi 110 \
-    --run results/default_model/history_stage{1,2,3,4,5,6}.json  # one curve, 6 stages
-slidercaptcha report --results results/styles_model --dpi 100 --run results/styles_model/history.json
-
-# Tried after stage 6, not shipped (MODEL_CARD.md, stages 7 and 8). Each continues from stage
+# After stage 6 (MODEL_CARD.md, stages 7-9; 7 and 8 not shipped). Each continues from stage
 # 6's best weights on the styles mix, keeps every epoch and scores it, with stage 6 next to it,
 # on real captchas it never trained on: the spc *train* split (the val split the README reports
 # plays no part in the choice). Arguments: run name, seed, epochs, cosine cycle length (T_0),
@@ -136,3 +119,24 @@ python scripts/pick_by_real.py checkpoints/styles_model3/spc_train300_*.json
 # piece-free captchas (gap-only 0.25, as the real sets are solved); every epoch scored on all
 # 300 spc train captchas per vendor.
 styles_stage styles_model4 31 6 5 300 --set data.generator.gap_only_prob=0.25
+
+# Held-out evaluation, reports and plots, then the files the package ships: stage 9's epoch 6,
+# picked above by spc train (benchmarks/results/stage9_spc_train.md).
+for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
+        6:styles_model 9:styles_model4; do
+    cp "checkpoints/${stage#*:}/history.json" "results/default_model/history_stage${stage%%:*}.json"
+done
+cp checkpoints/styles_model/history.json results/styles_model/history.json
+cp checkpoints/styles_model4/history.json results/styles_model/history_stage9.json
+slidercaptcha export --checkpoint checkpoints/styles_model4/epoch_006.pth --format package \
+    --output src/slidercaptcha/weights
+slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensors \
+    --data data/default_model/test --name default_model
+slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensors \
+    --data data/styles_model/test --name styles_model
+slidercaptcha evaluate --checkpoint checkpoints/default_model_ft4/best_model.pth \
+    --data data/styles_model/test --name styles_model/stage5_weights  # the before of stage 6
+slidercaptcha report --results results/default_model --dpi 100 \
+    --run results/default_model/history_stage{1,2,3,4,5,6,9}.json  # one curve, the shipped stages
+slidercaptcha report --results results/styles_model --dpi 100 \
+    --run results/styles_model/history.json results/styles_model/history_stage9.json

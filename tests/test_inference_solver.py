@@ -136,13 +136,13 @@ def test_piece_picks_the_true_gap_among_decoys():
         decoys = [box.to_input(np.array([d["x"], d["y"]])) for d in r["decoys"]]
         oracle.peaks = [(*gap, 0.6)] + [(*d, 0.9) for d in decoys]
         without = solver.solve(cap.image)
-        assert abs(without.gap[0] - r["gap_x"]) > 10  # the heatmap alone picks a decoy
+        assert np.hypot(without.gap[0] - r["gap_x"], without.gap[1] - r["gap_y"]) > 10  # the heatmap alone picks a decoy
         res = solver.solve(cap.image, piece=cap.piece)
         correct += abs(res.gap[0] - r["gap_x"]) < 6 and abs(res.gap[1] - r["gap_y"]) < 6
         assert res.slider[0] == pytest.approx(cap.piece.shape[1] / 2, abs=3)
         assert res.distance == pytest.approx(res.gap[0] - res.slider[0])
-    # Faint styles (frosted, soft shadow) leave little outline; measured 15/20 with seed 11
-    # (heatmap alone: 0/20).
+    # Faint styles (frosted, soft shadow) leave little outline; measured 15/20 with seed 11,
+    # 19/20 since faded decoys changed what seed 11 draws (heatmap alone: 0/20).
     assert correct >= 0.7 * len(captchas), f"piece matching found {correct}/{len(captchas)} true gaps"
 
 
