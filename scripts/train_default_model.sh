@@ -74,21 +74,21 @@ slidercaptcha train --config config/default_model.yaml \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
-# After stage 6 (MODEL_CARD.md, stages 7-9; 7 and 8 not shipped). Each continues from stage
-# 6's best weights on the styles mix, keeps every epoch and scores it, with stage 6 next to it,
+# After stage 6 (MODEL_CARD.md, stages 7-10; 7 and 8 not shipped). Each continues from earlier
+# weights on the styles mix, keeps every epoch and scores it, with its starting weights next to it,
 # on real captchas it never trained on: the spc *train* split (the val split the README reports
 # plays no part in the choice). Arguments: run name, seed, epochs, cosine cycle length (T_0),
-# captchas scored per vendor, then any further `train --set` overrides.
+# captchas scored per vendor, starting weights, then any further `train --set` overrides.
 styles_stage() {
-    local dir=$1 limit=$5
+    local dir=$1 limit=$5 init=$6
     slidercaptcha train --config config/default_model.yaml \
-        --init_from checkpoints/styles_model/best_model.pth --set model.input_size=[192,384] \
+        --init_from "$init" --set model.input_size=[192,384] \
         --set training.seed="$2" --set training.optimizer.lr=3e-4 --set training.num_epochs="$3" \
         --set training.scheduler.T_0="$4" --set loss.decoy.weight=0.3 --set data.samples_per_epoch=3000 \
         --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
         --set checkpoints.save_dir="checkpoints/$dir" --set logging.tensorboard_dir="runs/$dir" \
-        --set checkpoints.keep_last=10 "${@:6}"
-    for ckpt in checkpoints/"$dir"/epoch_*.pth checkpoints/styles_model/best_model.pth; do
+        --set checkpoints.keep_last=10 "${@:7}"
+    for ckpt in checkpoints/"$dir"/epoch_*.pth "$init"; do
         python benchmarks/bench_real.py --sets spc --spc-split train --limit "$limit" --model "$ckpt" \
             --out "checkpoints/$dir/spc_train_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
     done
@@ -99,13 +99,13 @@ styles_stage() {
 # vendor-like styles at weight 2 each (12 of the mix's 17 parts; they were 6 of 11 in stage 6).
 # No epoch beat stage 6 on spc train (mean of the five target vendors 79.7-83.0 against 83.3 %;
 # benchmarks/results/stage7_spc_train.md).
-styles_stage styles_model2 23 10 9 60
+styles_stage styles_model2 23 10 9 60 checkpoints/styles_model/best_model.pth
 
 # Stage 8: after the Dingxiang-like style tilts its shapes (spc train misses: tilted gaps passed
 # over). Epoch 3 led on the first 60 per vendor (84.3 against 83.3 %), but on all 300 per vendor
 # it scores 83.5 against stage 6's 84.2 % (Dingxiang 60 against 68, GeeTest v4 90 against 83;
 # benchmarks/results/stage8_spc_train.md):
-styles_stage styles_model3 29 5 4 60
+styles_stage styles_model3 29 5 4 60 checkpoints/styles_model/best_model.pth
 for ckpt in checkpoints/styles_model3/epoch_003.pth checkpoints/styles_model3/epoch_004.pth \
         checkpoints/styles_model/best_model.pth; do
     python benchmarks/bench_real.py --sets spc --spc-split train --model "$ckpt" \
@@ -118,7 +118,13 @@ python scripts/pick_by_real.py checkpoints/styles_model3/spc_train300_*.json
 # Dingxiang's gap look (dark, darkest along its whole inner edge: the "inset" look), and more
 # piece-free captchas (gap-only 0.25, as the real sets are solved); every epoch scored on all
 # 300 spc train captchas per vendor.
-styles_stage styles_model4 31 6 5 300 --set data.generator.gap_only_prob=0.25
+styles_stage styles_model4 31 6 5 300 checkpoints/styles_model/best_model.pth --set data.generator.gap_only_prob=0.25
+
+# Stage 10: from stage 9's epoch 6, Dingxiang (its worst vendor, 65 % on spc train) weighted up:
+# dingxiang-like at weight 4 instead of 2, gap-only captchas at 0.35 (where its paler decoys are
+# the lesson: the drawn slider gives composites away).
+styles_stage styles_model5 37 5 4 300 checkpoints/styles_model4/epoch_006.pth \
+    --set data.generator.gap_only_prob=0.35
 
 # Held-out evaluation, reports and plots, then the files the package ships: stage 9's epoch 6,
 # picked above by spc train (benchmarks/results/stage9_spc_train.md).
