@@ -14,7 +14,8 @@ Keys (all optional; unknown keys fail with the valid ones listed):
 - ``shapes``, ``gap_looks``, ``backgrounds``: ``{name: weight}``; empty = the generator's
   defaults (every shape and gap look; photos at ``photo_prob``, else procedural art).
 - ``decoy_same_look_prob``: chance that a decoy is drawn like the gap, else with a look from
-  ``decoy_looks`` (``{name: weight}``; empty = any look).
+  ``decoy_looks`` (``{name: weight}``; empty = any look). Either way, in captchas with no piece
+  in view the decoy is faded by ``data.generator.decoy_fade``.
 - ``piece_rim_prob``: chance that the piece gets a drawn rim.
 - ``generator``: overrides of ``data.generator`` keys for this style.
 - ``effects``: ``{confusing_gap, rotation, perlin_noise, highlight}`` ratios replacing the
