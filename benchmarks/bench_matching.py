@@ -24,11 +24,11 @@ from bench_solve import HEIGHT, WIDTH, captchas
 
 from slidercaptcha.inference.matching import (
     COARSE_HEIGHT,
-    PAD,
     _scaled,
     locate_piece,
     masked_ncc,
     read_piece,
+    texture_template,
 )
 
 
@@ -55,10 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         small = _scaled(piece, s)
         image = cv2.resize(gray, (round(gray.shape[1] * s), round(gray.shape[0] * s)), interpolation=cv2.INTER_AREA)
         image = image.astype(np.float32)
-        template = np.pad(small.gray, PAD, mode="edge").astype(np.float32)
-        inside = cv2.erode(small.mask.astype(np.uint8), np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                           borderValue=0)
-        mask = np.pad(inside, PAD).astype(np.float32)
+        template, mask = (a.astype(np.float32) for a in texture_template(small))  # OpenCV wants one depth
         theirs = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
         ours = masked_ncc(image, template, mask)
         both = np.isfinite(theirs) & (ours > -1.0)

@@ -74,6 +74,15 @@ slidercaptcha train --config config/default_model.yaml \
     --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
     --set checkpoints.save_dir=checkpoints/styles_model --set logging.tensorboard_dir=runs/styles_model
 
+score_on_spc_train() {  # run dir, captchas per vendor, checkpoints; prints the table, best last
+    local dir=$1 limit=$2
+    for ckpt in "${@:3}"; do
+        python benchmarks/bench_real.py --sets spc --spc-split train --limit "$limit" --model "$ckpt" \
+            --out "checkpoints/$dir/spc_train${limit}_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
+    done
+    python scripts/pick_by_real.py checkpoints/"$dir"/spc_train"${limit}"_*.json
+}
+
 # After stage 6 (MODEL_CARD.md, stages 7-10; 7 and 8 not shipped). Each continues from earlier
 # weights on the styles mix, keeps every epoch and scores it, with its starting weights next to it,
 # on real captchas it never trained on: the spc *train* split (the val split the README reports
@@ -88,11 +97,7 @@ styles_stage() {
         --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/manifest.jsonl \
         --set checkpoints.save_dir="checkpoints/$dir" --set logging.tensorboard_dir="runs/$dir" \
         --set checkpoints.keep_last=10 "${@:7}"
-    for ckpt in checkpoints/"$dir"/epoch_*.pth "$init"; do
-        python benchmarks/bench_real.py --sets spc --spc-split train --limit "$limit" --model "$ckpt" \
-            --out "checkpoints/$dir/spc_train_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
-    done
-    python scripts/pick_by_real.py checkpoints/"$dir"/spc_train_*.json
+    score_on_spc_train "$dir" "$limit" checkpoints/"$dir"/epoch_*.pth "$init"
 }
 
 # Stage 7: the revised styles (paler Dingxiang-like decoys, extruded lettering), the six
@@ -106,12 +111,7 @@ styles_stage styles_model2 23 10 9 60 checkpoints/styles_model/best_model.pth
 # it scores 83.5 against stage 6's 84.2 % (Dingxiang 60 against 68, GeeTest v4 90 against 83;
 # benchmarks/results/stage8_spc_train.md):
 styles_stage styles_model3 29 5 4 60 checkpoints/styles_model/best_model.pth
-for ckpt in checkpoints/styles_model3/epoch_003.pth checkpoints/styles_model3/epoch_004.pth \
-        checkpoints/styles_model/best_model.pth; do
-    python benchmarks/bench_real.py --sets spc --spc-split train --model "$ckpt" \
-        --out "checkpoints/styles_model3/spc_train300_$(basename "$(dirname "$ckpt")")_$(basename "$ckpt" .pth).json"
-done
-python scripts/pick_by_real.py checkpoints/styles_model3/spc_train300_*.json
+score_on_spc_train styles_model3 300 checkpoints/styles_model3/epoch_00{3,4}.pth checkpoints/styles_model/best_model.pth
 
 # Stage 9: decoys with no piece in view drawn faded (data.generator.decoy_fade: a decoy as strong
 # as the gap leaves a piece-free captcha without an answer, and real vendors draw theirs paler),

@@ -168,14 +168,20 @@ def masked_ncc(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.
     return np.clip(score, -1.0, 1.0)
 
 
-def texture_score(gray: np.ndarray, piece: Piece) -> np.ndarray | None:
-    """Masked correlation of the piece's inside (rim eroded away) with the image; None when
-    the piece has no texture to compare (a flat fill)."""
+def texture_template(piece: Piece) -> tuple[np.ndarray, np.ndarray] | None:
+    """(template, mask) for the texture cue: the piece's padded grey and its inside with the rim
+    eroded away; None when the piece has no texture to compare (a flat fill)."""
     inside = cv2.erode(piece.mask.astype(np.uint8), np.ones((5, 5), np.uint8),
                        borderType=cv2.BORDER_CONSTANT, borderValue=0)  # the crop's edges are rim too
     if inside.sum() < 16 or piece.gray[inside > 0].std() < 2.0:
         return None
-    return masked_ncc(gray, np.pad(piece.gray, PAD, mode="edge"), np.pad(inside, PAD))
+    return np.pad(piece.gray, PAD, mode="edge"), np.pad(inside, PAD)
+
+
+def texture_score(gray: np.ndarray, piece: Piece) -> np.ndarray | None:
+    """Masked correlation of the piece's inside with the image (:func:`texture_template`)."""
+    template = texture_template(piece)
+    return None if template is None else masked_ncc(gray, *template)
 
 
 # ----------------------------------------------------------------------------- search
