@@ -75,3 +75,16 @@ def test_decoding_ignores_padding_and_joint_rows():
     assert abs(res["slider"][0, 1].item() - 70) > 5  # independent decoding takes the wrong row
     joint = decode(out, torch.tensor(box.as_array()[None]), mask, joint=True)
     assert abs(joint["slider"][0, 1].item() - 70) < 0.05 and abs(joint["gap"][0, 0].item() - 300) < 0.05
+
+
+@pytest.mark.parametrize("gap_on_slider_row,joint_holds", [(0.5, False), (0.8, True)])
+def test_joint_decoding_drops_a_slider_whose_row_holds_no_good_gap(gap_on_slider_row, joint_holds):
+    """A decoy or an object read as a slider in a piece-free captcha must not pull the gap onto
+    its row, unless a gap there scores close to the best one (JOINT_MIN_RATIO of it)."""
+    box = compute_letterbox(512, 256)
+    out = _planted_outputs(np.array([[box.to_input([300, 60]), box.to_input([30, 200])]]))  # gap 0.9
+    cell, _ = encode_cell(box.to_input([400, 200]), (64, 128))
+    out["heatmap_gap"][0, 0, cell[1], cell[0]] = gap_on_slider_row  # a weaker gap on the slider's row
+    res = decode(out, torch.tensor(box.as_array()[None]), joint=True)
+    expected = [400, 200] if joint_holds else [300, 60]
+    assert np.abs(res["gap"][0].numpy() - expected).max() < 2.5
