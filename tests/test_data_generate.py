@@ -19,7 +19,12 @@ from slidercaptcha.data.manifest import (
     read_manifest,
     schema_errors,
 )
-from slidercaptcha.data.render import EffectProbs, render_captcha
+from slidercaptcha.data.render import (
+    EffectProbs,
+    render_captcha,
+    style_displaced,
+    style_translucent,
+)
 from slidercaptcha.data.shapes import SHAPES, make_mask
 from slidercaptcha.data.split import split_records
 from slidercaptcha.data.validate import validate_manifest
@@ -109,6 +114,26 @@ def test_decoys_fade_only_without_the_piece_in_view():
         radius = int(np.hypot(r["piece_w"], r["piece_h"]) / 2 * d["scale"]) + 6  # + a soft edge
         cv2.circle(on_decoys.view(np.uint8), (int(d["x"]), int(d["y"])), radius, 1, -1)
     assert not (changed & ~on_decoys).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_displaced_look_turns_the_picture_inside_the_shape_only(seed):
+    """Dingxiang's decoys show other content than their surroundings (the picture turned inside
+    them) where a gap shows the same content shaded: on a ramp, a shaded look keeps the inside
+    correlated with the original, the displaced look does not; away from the shape nothing moves."""
+    ramp = np.tile(np.linspace(0, 1, 64, dtype=np.float32)[None, :, None], (64, 1, 3))
+    mask = np.zeros((64, 64), np.float32)
+    cv2.circle(mask, (32, 32), 26, 1.0, -1)
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
+    outer = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0  # beyond a soft edge
+
+    def correlation(look) -> float:
+        out = look(ramp.copy(), mask, np.random.default_rng(seed))
+        assert np.array_equal(out[outer], ramp[outer])
+        return float(np.corrcoef(out[inner][:, 0], ramp[inner][:, 0])[0, 1])
+
+    assert correlation(style_translucent) > 0.95
+    assert correlation(style_displaced) < 0.6
 
 
 def test_gap_label_sits_where_the_piece_matches(tmp_path):

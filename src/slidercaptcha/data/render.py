@@ -216,9 +216,22 @@ def style_highlight(img, m, rng):
     return img
 
 
+def style_displaced(img, m, rng):
+    """The picture under the shape turned about its centre, greyed a little, with a thin light
+    outline: Dingxiang's decoys, which show other content than their surroundings where the
+    gap shows the same content darkened."""
+    h, w = m.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(60.0, 300.0), 1.0)
+    turned = cv2.warpAffine(img, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    img = img * (1 - m[..., None]) + turned * m[..., None]
+    img = _blend(img, m, rng.uniform(0.4, 0.7) + rng.uniform(-0.03, 0.03, 3), rng.uniform(0.1, 0.35))
+    return _blend(img, _edge(m, 1), _light(rng), rng.uniform(0.4, 0.9))
+
+
 GAP_LOOKS = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
              "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight,
-             "translucent": style_translucent, "light": style_light, "gray": style_gray, "inset": style_inset}
+             "translucent": style_translucent, "light": style_light, "gray": style_gray, "inset": style_inset,
+             "displaced": style_displaced}
 ANY_LOOK = dict.fromkeys(GAP_LOOKS, 1.0)
 
 
