@@ -129,14 +129,17 @@ styles_stage styles_model5 37 5 4 300 checkpoints/styles_model4/epoch_006.pth \
 # Stage 11: stage 10 again, from its epoch 5 (every stage-10 epoch had beaten its start), seed 41,
 # 6 epochs; it ran before the displaced look and GeeTest v4's triangles below. Not shipped: its
 # epochs 5 and 6 score 89.3 and 89.5 on spc train against stage 10's 91.4 (mean of the five
-# target vendors, scored with the solver whose joint decoding has JOINT_MIN_RATIO).
+# target vendors, scored with the solver whose joint decoding has JOINT_MIN_RATIO;
+# benchmarks/results/stage11_spc_train.md).
 styles_stage styles_model6 41 6 5 300 checkpoints/styles_model5/epoch_005.pth \
     --set data.generator.gap_only_prob=0.35
 
 # Stage 12: from stage 10's epoch 5 at a lower rate (2e-4), after two generator fixes read off
 # stage 10's misses on spc train: Dingxiang's decoys show the picture turned inside them (the
 # displaced look) where its gaps show the same picture darkened, and GeeTest v4 cuts triangles,
-# which geetest4-like never drew (17 of the first 21 of its GeeTest v4 misses).
+# which geetest4-like never drew (17 of the first 21 of its GeeTest v4 misses). Not shipped: GeeTest v4
+# gains in every epoch (92.7-94.3 against 92.3 %), Dingxiang loses in every one (73.0-79.0 against
+# 79.7 %), and the best epoch ties stage 10 (91.5 against 91.4; benchmarks/results/stage12_spc_train.md).
 styles_stage styles_model7 43 5 4 300 checkpoints/styles_model5/epoch_005.pth \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
 
