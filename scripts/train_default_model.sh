@@ -137,9 +137,10 @@ styles_stage styles_model6 41 6 5 300 checkpoints/styles_model5/epoch_005.pth \
 # Stage 12: from stage 10's epoch 5 at a lower rate (2e-4), after two generator fixes read off
 # stage 10's misses on spc train: Dingxiang's decoys show the picture turned inside them (the
 # displaced look) where its gaps show the same picture darkened, and GeeTest v4 cuts triangles,
-# which geetest4-like never drew (17 of the first 21 of its GeeTest v4 misses). Not shipped: GeeTest v4
-# gains in every epoch (92.7-94.3 against 92.3 %), Dingxiang loses in every one (73.0-79.0 against
-# 79.7 %), and the best epoch ties stage 10 (91.5 against 91.4; benchmarks/results/stage12_spc_train.md).
+# which geetest4-like never drew (17 of the first 21 of its GeeTest v4 misses, on overlays).
+# Not shipped: GeeTest v4 gains in every epoch (92.7-94.3 against 92.3 %), Dingxiang loses in
+# every one (73.0-79.0 against 79.7 %), and the best epoch ties stage 10 (91.5 against 91.4;
+# benchmarks/results/stage12_spc_train.md).
 styles_stage styles_model7 43 5 4 300 checkpoints/styles_model5/epoch_005.pth \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
 

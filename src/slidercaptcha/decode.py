@@ -47,14 +47,14 @@ def to_original(xy: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
 _BINOMIAL = (torch.tensor([1.0, 2.0, 1.0])[:, None] * torch.tensor([1.0, 2.0, 1.0]))[None, None] / 16
 SLIDER_THRESHOLD = 0.3  # a slider peak below this: no piece drawn in the image (gap-only form)
 # Joint decoding trusts the slider only if its row holds a gap at least this fraction of the best
-# gap anywhere: a decoy or an object read as a slider in a piece-free captcha (a third of spc's
+# gap anywhere: a decoy or an object read as a slider in a piece-free captcha (common in spc's
 # Dingxiang) would pull the gap onto a wrong row. Chosen on spc train and the synthetic val sets.
 JOINT_MIN_RATIO = 0.7
 
 
 def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Tensor | None = None,
-           joint: bool = False, row_tolerance: int = 1,
-           slider_threshold: float = SLIDER_THRESHOLD) -> dict[str, torch.Tensor]:
+           joint: bool = False, row_tolerance: int = 1, slider_threshold: float = SLIDER_THRESHOLD,
+           joint_min_ratio: float = JOINT_MIN_RATIO) -> dict[str, torch.Tensor]:
     """Decode gap and slider centres, confidences and the gap angle.
 
     outputs: the model's dict; boxes [B,≥4] letterbox parameters; mask [B,1,H,W] the input's
@@ -63,7 +63,7 @@ def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Te
     each other (true of nearly every real captcha), maximising the product of the two peaks.
     Images whose best slider peak is below ``slider_threshold`` have no piece to align with
     (gap-only form), so their gap is searched freely even when ``joint`` is set; so are images
-    whose best gap on the slider's rows is under ``JOINT_MIN_RATIO`` of their best gap.
+    whose best gap on the slider's row is under ``joint_min_ratio`` of their best gap.
     Returns gap/slider [B,2] in original pixels, gap_score/slider_score [B] (peak values),
     distance [B] = gap_x − slider_x, and gap_angle [B] in degrees when the angle head exists.
     """
@@ -81,7 +81,7 @@ def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Te
         rows = torch.arange(hm_gap.shape[1], device=hm_gap.device)[None]
         on_row = row_gap.gather(1, best_row[:, None])[:, 0]  # [B]: the best gap on the slider's row
         no_slider = hm_slider.flatten(1).amax(1) < slider_threshold
-        free = (no_slider | (on_row < JOINT_MIN_RATIO * row_gap.amax(1)))[:, None]  # [B,1]
+        free = (no_slider | (on_row < joint_min_ratio * row_gap.amax(1)))[:, None]  # [B,1]
         gap_rows = (rows == best_row[:, None]) | free
         slider_rows = ((rows - best_row[:, None]).abs() <= row_tolerance) | free
 
