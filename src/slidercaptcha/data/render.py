@@ -113,6 +113,8 @@ def _roi_warp(src: np.ndarray, matrix: np.ndarray, width: int, height: int) -> t
 
 # ----------------------------------------------------------------------------- styles
 def _blend(img: np.ndarray, m: np.ndarray, color, alpha: float) -> np.ndarray:
+    """``img`` blended towards ``color`` (one colour, or an image of ``img``'s shape) where the
+    mask is, by ``alpha``."""
     a = (m * alpha)[..., None]
     return img * (1 - a) + np.asarray(color, np.float32) * a
 
@@ -132,6 +134,11 @@ def _dark(rng: np.random.Generator) -> np.ndarray:
 
 def _light(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0.85, 1.0) - rng.uniform(0, 0.05, 3)
+
+
+def _grey(rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """A neutral grey between ``low`` and ``high``, faintly tinted."""
+    return rng.uniform(low, high) + rng.uniform(-0.03, 0.03, 3)
 
 
 def style_dark(img, m, rng):
@@ -155,7 +162,7 @@ def style_shadow(img, m, rng):
 def style_blur(img, m, rng):
     """Blurred and darkened inside, with a faint contour: blur alone vanishes on smooth areas."""
     blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(2.0, 5.0)) * rng.uniform(0.5, 0.8)
-    img = img * (1 - m[..., None]) + blurred * m[..., None]
+    img = _blend(img, m, blurred, 1.0)
     color = _light(rng) if rng.random() < 0.5 else _dark(rng)
     return _blend(img, _edge(m, 1), color, rng.uniform(0.3, 0.7))
 
@@ -198,14 +205,13 @@ def style_light(img, m, rng):
 
 def style_gray(img, m, rng):
     """A neutral grey translucent fill with a thin white outline (NetEase's)."""
-    grey = rng.uniform(0.45, 0.75) + rng.uniform(-0.03, 0.03, 3)
-    img = _blend(img, m, grey, rng.uniform(0.45, 0.8))
+    img = _blend(img, m, _grey(rng, 0.45, 0.75), rng.uniform(0.45, 0.8))
     return _blend(img, _edge(m, int(rng.integers(1, 3))), _light(rng), rng.uniform(0.5, 0.95))
 
 
 def style_frosted(img, m, rng):
     blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(1.5, 4.0))
-    img = img * (1 - m[..., None]) + blurred * m[..., None]
+    img = _blend(img, m, blurred, 1.0)
     return _blend(img, m, _light(rng), rng.uniform(0.3, 0.6))
 
 
@@ -223,8 +229,8 @@ def style_displaced(img, m, rng):
     h, w = m.shape
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(60.0, 300.0), 1.0)
     turned = cv2.warpAffine(img, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    img = img * (1 - m[..., None]) + turned * m[..., None]
-    img = _blend(img, m, rng.uniform(0.4, 0.7) + rng.uniform(-0.03, 0.03, 3), rng.uniform(0.1, 0.35))
+    img = _blend(img, m, turned, 1.0)
+    img = _blend(img, m, _grey(rng, 0.4, 0.7), rng.uniform(0.1, 0.35))
     return _blend(img, _edge(m, 1), _light(rng), rng.uniform(0.4, 0.9))
 
 
