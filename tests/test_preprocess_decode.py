@@ -1,10 +1,11 @@
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from slidercaptcha.decode import decode
 from slidercaptcha.grid import encode_cell
-from slidercaptcha.preprocess import compute_letterbox, preprocess, to_rgb
+from slidercaptcha.preprocess import compute_letterbox, preprocess, scale_image, to_rgb
 
 SIZES = [(360, 140), (672, 390), (100, 400), (320, 160), (552, 344), (1000, 50), (7, 3)]
 
@@ -21,6 +22,28 @@ def test_letterbox_round_trip(w, h):
     assert xs.min() == box.pad_left and ys.min() == box.pad_top  # image sits where the box says
     assert np.isclose(mask.sum(), round(w * box.scale_x) * round(h * box.scale_y))
     assert np.all(inp[:3][:, mask == 0] == 0)  # padding is zero in RGB and in the mask
+
+
+
+@pytest.mark.parametrize("w,h,new_w,new_h", [(672, 390, 331, 192), (671, 389, 331, 192), (1000, 600, 320, 192),
+                                             (552, 344, 308, 192)])
+def test_scale_image_keeps_the_area_filters_geometry_and_values(w, h, new_w, new_h):
+    """The whole-factor box step + bilinear rest (and edge padding for odd sides) must put a dot
+    where it belongs, and stay close to one area resize on a photo-like texture."""
+    x0, y0 = int(w * 0.7), h // 2
+    dot = np.zeros((h, w, 3), np.uint8)
+    dot[y0:y0 + 4, x0:x0 + 4] = 255
+    weight = scale_image(dot, new_w, new_h)[:, :, 0].astype(np.float64)
+    ys, xs = np.mgrid[:new_h, :new_w] + 0.5
+    centroid = np.array([(weight * xs).sum(), (weight * ys).sum()]) / weight.sum()
+    truth = np.array([(x0 + 2) * new_w / w, (y0 + 2) * new_h / h])
+    assert np.abs(centroid - truth).max() < 0.15  # output pixels (one area resize: up to 0.08 here)
+
+    noise = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 2)
+    ours = scale_image(noise, new_w, new_h).astype(np.int16)
+    assert ours.shape == (new_h, new_w, 3)
+    area = cv2.resize(noise, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    assert np.abs(ours - area).mean() < 2.0  # grey levels; 0.7-1.3 here, a one-pixel shift gives 5-7
 
 
 def test_input_forms_agree():

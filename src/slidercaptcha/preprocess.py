@@ -81,13 +81,38 @@ def compute_letterbox(width: int, height: int, size: tuple[int, int] = INPUT_SIZ
     return Letterbox(new_w / width, new_h / height, (out_w - new_w) // 2, (out_h - new_h) // 2, width, height)
 
 
+def scale_image(image: np.ndarray, new_w: int, new_h: int) -> np.ndarray:
+    """Downscale with the area filter's anti-aliasing at a fraction of its cost.
+
+    OpenCV's area filter is fast only for whole-number factors, where it is the exact box
+    mean; at 672×390 → 331×192 (factor 2.03) its general path took 1.3 ms, a tenth of the
+    network. So reduce by the largest whole factor k first, then the rest (a factor under
+    1.5) bilinearly. The geometry is the same as one resize: pixel ``j`` still covers
+    ``[j, j+1)`` scaled by ``new_w / width``. Sides that are not multiples of k are
+    edge-padded for the box step, and the bilinear step then maps only the real part.
+    """
+    height, width = image.shape[:2]
+    k = int(min(width / new_w, height / new_h))
+    if k < 2:
+        interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
+        return cv2.resize(image, (new_w, new_h), interpolation=interp)
+    pad_h, pad_w = -height % k, -width % k
+    if pad_h or pad_w:
+        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+    small = cv2.resize(image, ((width + pad_w) // k, (height + pad_h) // k), interpolation=cv2.INTER_AREA)
+    if not (pad_h or pad_w):
+        return cv2.resize(small, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    sx, sy = new_w * k / width, new_h * k / height  # pixel centres: x' + 0.5 = s·(x + 0.5)
+    warp = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
+    return cv2.warpAffine(small, warp, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def letterbox_image(rgb: np.ndarray, size: tuple[int, int] = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray, Letterbox]:
     """RGB uint8 H×W×3 → (canvas uint8 h×w×3, mask uint8 h×w in {0,1}, Letterbox)."""
     height, width = rgb.shape[:2]
     box = compute_letterbox(width, height, size)
     new_w, new_h = round(width * box.scale_x), round(height * box.scale_y)
-    interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
-    resized = cv2.resize(rgb, (new_w, new_h), interpolation=interp)
+    resized = scale_image(rgb, new_w, new_h)
     canvas = np.zeros((*size, 3), dtype=np.uint8)
     mask = np.zeros(size, dtype=np.uint8)
     x0, y0 = int(box.pad_left), int(box.pad_top)
