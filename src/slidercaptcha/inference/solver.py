@@ -92,14 +92,16 @@ def _ms(start: float) -> float:
 
 
 @contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Decode on one torch thread, then restore the count. Its tensors are tiny, and an
-    OpenMP team woken by a parallel op keeps spinning after it, taking the cores from the
-    next ONNX Runtime call (compare ``benchmark-inference`` batch-1 latency with and without)."""
+def decoding_mode() -> Iterator[None]:
+    """Decode on one torch thread without autograd bookkeeping, then restore the thread count.
+    The tensors are tiny, so their cost is per-op overhead, which inference mode trims; and an
+    OpenMP team woken by a parallel op keeps spinning after it, taking the cores from the next
+    ONNX Runtime call (compare ``benchmark-inference`` batch-1 latency with and without)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with torch.inference_mode():
+            yield
     finally:
         torch.set_num_threads(before)
 
@@ -199,7 +201,7 @@ class SliderSolver:
         start = time.perf_counter()
         batch = self.run(images, color_order)
         t_dec = time.perf_counter()
-        with one_torch_thread():
+        with decoding_mode():
             found = self._decode(batch)
             t_match = time.perf_counter()
             for i, piece in enumerate(pieces):
