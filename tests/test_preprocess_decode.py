@@ -24,7 +24,6 @@ def test_letterbox_round_trip(w, h):
     assert np.all(inp[:3][:, mask == 0] == 0)  # padding is zero in RGB and in the mask
 
 
-
 @pytest.mark.parametrize("w,h,new_w,new_h", [(672, 390, 331, 192), (671, 389, 331, 192), (1000, 600, 320, 192),
                                              (552, 344, 308, 192)])
 def test_scale_image_keeps_the_area_filters_geometry_and_values(w, h, new_w, new_h):
