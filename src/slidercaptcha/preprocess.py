@@ -87,9 +87,10 @@ def scale_image(image: np.ndarray, new_w: int, new_h: int) -> np.ndarray:
     OpenCV's area filter is fast only for whole-number factors, where it is the exact box
     mean; its general path made most of the solver's preprocessing at 672×390 (factor 2.03;
     ``benchmarks/bench_solve.py``: 2.8–3.2 ms before, 1.7 ms after). So reduce by the largest
-    whole factor k first, then the rest (a factor under 1.5) bilinearly. The geometry is the same as one resize: pixel ``j`` still covers
-    ``[j, j+1)`` scaled by ``new_w / width``. Sides that are not multiples of k are
-    edge-padded for the box step, and the bilinear step then maps only the real part.
+    whole factor k first, then the rest (a factor under 1.5) bilinearly. The geometry is that
+    of one resize: pixel ``j`` still covers ``[j, j+1)`` scaled by ``new_w / width``. Sides
+    that are not multiples of k are edge-padded for the box step, and the bilinear step then
+    maps only the real part (a warp; a plain resize would stretch the padding in).
     """
     height, width = image.shape[:2]
     k = int(min(width / new_w, height / new_h))
@@ -97,11 +98,11 @@ def scale_image(image: np.ndarray, new_w: int, new_h: int) -> np.ndarray:
         interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
         return cv2.resize(image, (new_w, new_h), interpolation=interp)
     pad_h, pad_w = -height % k, -width % k
-    if pad_h or pad_w:
-        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-    small = cv2.resize(image, ((width + pad_w) // k, (height + pad_h) // k), interpolation=cv2.INTER_AREA)
     if not (pad_h or pad_w):
+        small = cv2.resize(image, (width // k, height // k), interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+    small = cv2.resize(image, ((width + pad_w) // k, (height + pad_h) // k), interpolation=cv2.INTER_AREA)
     sx, sy = new_w * k / width, new_h * k / height  # pixel centres: x' + 0.5 = s·(x + 0.5)
     warp = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
     return cv2.warpAffine(small, warp, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
