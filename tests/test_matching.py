@@ -303,6 +303,27 @@ def test_prior_breaks_a_tie_between_identical_gaps():
         assert near(locate_piece(image, piece, blob(image.shape[:2], center)).center, *center)
 
 
+@pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
+def test_gap_touching_the_border_is_found_where_it_is(side):
+    """A gap drawn flush with the image's border (npc tricky has them) is matched in place, as a
+    tight crop and as a strip: the template's margin hangs over the border instead of pushing
+    the match inwards (it was 3 px off, and on npc lost a gap to a blank spot)."""
+    rng = np.random.default_rng(11)
+    clean = textured_background(rng)
+    height, width = clean.shape[:2]
+    mask = jigsaw_mask()
+    h, w = mask.shape
+    x, y = {"top": (150, 0), "bottom": (150, height - h), "left": (0, 60), "right": (width - w, 60)}[side]
+    image = clean.copy()
+    stamp(image, mask, x, y)
+    rgba = np.dstack([clean[y:y + h, x:x + w], mask.astype(np.uint8) * 255])
+    strip = np.zeros((height, w, 4), np.uint8)
+    strip[y:y + h] = rgba
+    for piece in (rgba, strip):
+        match = locate_piece(image, read_piece(piece))
+        assert near(match.center, x + w / 2, y + h / 2, tol=1.0), (side, match.center, (x + w / 2, y + h / 2))
+
+
 # ----------------------------------------------------------------------------- refusals
 class OracleBackend:
     """Stands in for a model: a gap heatmap with one optional peak (canvas x, y), no slider."""

@@ -240,13 +240,22 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
     a 390-high captcha, and a smaller template), then the winner is refined at full
     resolution within a few pixels. prior: the gap heatmap over the image
     (:func:`heatmap_in_image`), or None.
+
+    The image is edge-padded by ``PAD`` first, so a gap touching the image's border is scored
+    where it is: the template's margin (``PAD``) may then hang over the border instead of
+    pushing the piece ``PAD`` px inwards.
     """
     height, width = image_rgb.shape[:2]
+    if piece.mask.shape[0] > height or piece.mask.shape[1] > width:
+        raise ImageError(f"the piece ({piece.mask.shape[1]}×{piece.mask.shape[0]}) is larger than the image "
+                         f"({width}×{height})")
+    row = piece.y0 if piece.image_height == height else None  # a strip or full-size layer fixes the row
+    gray = cv2.copyMakeBorder(cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY),
+                              PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
+    if prior is not None:
+        prior = cv2.copyMakeBorder(prior, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
+    height, width = gray.shape
     th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
-    if th > height or tw > width:
-        raise ImageError(f"the piece ({tw - 2 * PAD}×{th - 2 * PAD}) is larger than the image ({width}×{height})")
-    gray = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY)
-    row = piece.y0 - PAD if piece.image_height == height else None  # a strip or full-size layer fixes the row
     x0 = y0 = 0
     s = COARSE_HEIGHT / height
     if s < 0.8:
@@ -263,7 +272,7 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
     total, outline = _cue_sum(gray, piece, prior)
     y, x = _best(total, None if row is None else row - y0)
     fx, fy = _refine(total, y, x)
-    left, top = x0 + fx + PAD, y0 + fy + PAD
+    left, top = x0 + fx, y0 + fy  # padded image's template corner = the piece's corner in the image
     h, w = piece.mask.shape
     return Match((left + w / 2, top + h / 2), (left, top, left + w, top + h), float(outline[y, x]))
 
