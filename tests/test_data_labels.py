@@ -139,3 +139,21 @@ def test_corrupt_image_is_skipped_and_named(tmp_path):
     ok, bad = readable(records)
     assert [r.file.name for r in ok] == ["a.png"] and ok[0].size == (W, H)
     assert len(bad) == 1 and bad[0].file.endswith("broken.png")
+
+
+def test_npc_audit_moves_only_the_audited_gaps_and_checks_the_published_position():
+    """An audited npc label moves its gap by audited − published; the rest stay; an audit whose
+    published position is not the set's (made for another revision) is refused."""
+    from slidercaptcha.data.labels import apply_npc_audit, read_npc
+
+    root = Path(__file__).parent / "data" / "real" / "npc"
+    records, _ = read_npc(root)
+    key = "geetest_test/IMG_000_O.png"
+    fixed = apply_npc_audit(records, root, {key: {"published": [194, 73], "audited": [188, 75]}})
+    moved = [(a.gap[0] - b.gap[0], a.gap[1] - b.gap[1]) for a, b in zip(fixed, records, strict=True)]
+    index = next(i for i, r in enumerate(records) if r.file == root / key)
+    assert moved[index] == (-6, 2) and fixed[index].meta["position"] == [188, 75]
+    assert all(m == (0, 0) for i, m in enumerate(moved) if i != index)
+    assert records[index].meta["position"] == [194, 73]  # the input records are not changed
+    with pytest.raises(ValueError, match="another revision|not the set's"):
+        apply_npc_audit(records, root, {key: {"published": [190, 73], "audited": [188, 75]}})

@@ -32,7 +32,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -371,6 +371,24 @@ def read_npc(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
                 meta={"source": "npc", "set": name, "split": "test", "piece_file": os.path.relpath(piece, root),
                       "position": [x, y]}))
     return records, skipped
+
+
+def apply_npc_audit(records: list[LabelRecord], root: Path, audit: dict) -> list[LabelRecord]:
+    """npc records with an audit's corrected positions: ``audit`` maps a background's path
+    (relative to the npc ``root``) to ``{"published": [x, y], "audited": [x, y]}``; the gap
+    moves by audited − published. A published position that differs from the set's own is
+    refused: the audit was made for another revision of the set."""
+    out = []
+    for r in records:
+        fix = audit.get(Path(os.path.relpath(r.file, root)).as_posix())
+        if fix is not None:
+            (px, py), (ax, ay) = fix["published"], fix["audited"]
+            if [px, py] != r.meta.get("position"):
+                raise ValueError(f"{r.file}: the audit's published position {[px, py]} is not the set's "
+                                 f"{r.meta.get('position')}")
+            r = replace(r, gap=(r.gap[0] + ax - px, r.gap[1] + ay - py), meta={**r.meta, "position": [ax, ay]})
+        out.append(r)
+    return out
 
 
 def manifest_line(r: LabelRecord, src_root: Path, dst: Path) -> dict:
