@@ -209,6 +209,18 @@ def style_gray(img, m, rng):
     return _blend(img, _edge(m, int(rng.integers(1, 3))), _light(rng), rng.uniform(0.5, 0.95))
 
 
+def style_gray_faint_knobs(img, m, rng):
+    """NetEase's grey fill where the knobs stay faint: a pale bubble barely joined to the body.
+    The knobs are what an opening with a square of half the shape's side removes; the label is
+    still the whole shape's centre, so the network must not centre on the body alone."""
+    side = max(int(np.sqrt(m.sum()) * 0.55), 3)
+    body = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
+    weight = body + rng.uniform(0.1, 0.4) * np.clip(m - body, 0, 1)  # 1 on the body, faint on the knobs
+    img = _blend(img, m * weight, _grey(rng, 0.45, 0.75), rng.uniform(0.45, 0.8))
+    near_body = np.maximum(cv2.dilate(body, np.ones((5, 5), np.uint8)), weight)
+    return _blend(img, _edge(m, int(rng.integers(1, 3))) * near_body, _light(rng), rng.uniform(0.5, 0.95))
+
+
 def style_frosted(img, m, rng):
     blurred = cv2.GaussianBlur(img, (0, 0), rng.uniform(1.5, 4.0))
     img = _blend(img, m, blurred, 1.0)
@@ -237,7 +249,7 @@ def style_displaced(img, m, rng):
 GAP_LOOKS = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
              "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight,
              "translucent": style_translucent, "light": style_light, "gray": style_gray, "inset": style_inset,
-             "displaced": style_displaced}
+             "displaced": style_displaced, "gray_faint_knobs": style_gray_faint_knobs}
 ANY_LOOK = dict.fromkeys(GAP_LOOKS, 1.0)
 
 
