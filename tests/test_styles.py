@@ -19,6 +19,7 @@ from slidercaptcha.data.render import (
     gap_visibility,
     render_captcha,
     stamp,
+    style_gray_faint_knobs,
 )
 from slidercaptcha.data.shapes import make_mask
 from slidercaptcha.data.styles import builtin_styles, load_style_file, resolve
@@ -59,6 +60,27 @@ def test_each_style_labels_the_gap_where_it_is_drawn(style):
         found = locate_piece(c.image, read_piece(c.piece)).center
         errors.append(np.hypot(found[0] - r["gap_x"], found[1] - r["gap_y"]))
     assert np.median(errors) < 1.5 and sum(e < 4 for e in errors) >= 6, (style, np.round(errors, 1))
+
+
+def test_faint_knobs_look_keeps_the_knobs_paler_than_the_body():
+    """NetEase-like gaps with faint knobs: a square body with a knob out of each side, on a flat
+    background. The body is filled, the knobs change far less (a plain grey fill: as much or more), nothing outside the shape moves."""
+    r = 11
+    mask = np.zeros((100, 100), np.float32)
+    mask[20:80, 20:80] = 1
+    for cx, cy in ((50, 20 - r // 2), (80 + r // 2, 50), (50, 80 + r // 2), (20 - r // 2, 50)):
+        cv2.circle(mask, (cx, cy), r, 1.0, -1)
+    body = np.zeros_like(mask, bool)
+    body[25:75, 25:75] = True  # away from the outline, which is drawn over the fill
+    square = np.zeros_like(body)
+    square[18:82, 18:82] = True
+    knobs = (mask > 0) & ~square  # the knobs, 2 px clear of the body's outline
+    img = np.full((100, 100, 3), 0.2, np.float32)
+    for seed in range(5):
+        out = style_gray_faint_knobs(img, mask, np.random.default_rng(seed))
+        change = np.abs(out - img).mean(axis=2)
+        assert change[mask == 0].max() < 1e-6
+        assert change[knobs].mean() < 0.75 * change[body].mean(), (seed, change[knobs].mean(), change[body].mean())
 
 
 def test_style_effects_replace_the_configs_ratios_but_never_switch_one_on():
