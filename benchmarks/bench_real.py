@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -116,12 +117,12 @@ def summarise(runs: dict[str, dict], groups: dict[str, list[LabelRecord]]) -> di
     every captcha missed by more than 5 px."""
     results = {}
     for group, run in runs.items():
-        records, signed = groups[group], []
-        for r, (x, y) in zip(records, run["answers"], strict=False):
+        records, signed = groups[group][:len(run["answers"])], []  # --limit scored the first ones
+        for r, (x, y) in zip(records, run["answers"], strict=True):
             truth = r.gap_nearest((x, y if np.isfinite(y) else r.gap[1]))
             signed.append(x - truth[0])
         misses = [{"file": str(r.file), "error": round(float(e), 1)}
-                  for r, e in zip(records, signed, strict=False) if not abs(e) <= 5]
+                  for r, e in zip(records, signed, strict=True) if not abs(e) <= 5]
         results[group] = {**x_error_summary(np.array(signed)),
                           "ms_per_image": 1000 * run["seconds"] / len(signed),
                           "piece_given": run["piece_given"], "failed": run["failed"], "misses": misses}
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
         "seconds": time.perf_counter() - start,
         "results": results,
-        "audit": args.audit,
+        "audit": os.path.relpath(args.audit) if args.audit else None,
         "results_audited": results_audited,
     }, indent=1) + "\n")
     out.with_suffix(".md").write_text(table)
