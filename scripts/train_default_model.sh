@@ -161,6 +161,14 @@ styles_stage styles_model9 53 3 2 300 checkpoints/styles_model5/epoch_005.pth \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=1e-4 \
     --set loss.decoy.weight=1.0 --set loss.decoy.margin=0.4
 
+# Stage 15: netease-like draws 2 of its 7 gaps with faint knobs (spc train's NetEase near misses
+# sit 4.7-7.4 px left of labels that include a pale knob), lr 5e-5 from the first step (half of
+# stages 13 and 14), seed 59, 3 epochs. Not shipped: NetEase 91.3-92.7 against 92.0, Dingxiang
+# 71.7-79.3 against 79.7 %; best epoch 91.1 against 91.5 (benchmarks/results/stage15_spc_train.md).
+styles_stage styles_model10 59 3 2 300 checkpoints/styles_model5/epoch_005.pth \
+    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=5e-5 \
+    --set training.scheduler.warmup_lr=5e-5
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 10's epoch 5,
 # picked above by spc train (benchmarks/results/stage10_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
