@@ -215,7 +215,8 @@ def test_drawn_slider_sets_the_sliding_distance():
     sliding distance the image shows, measured by matching the drawn slider against the gap."""
     from slidercaptcha.inference.matching import ALIGN_MIN_SCORE, align_drawn_slider
 
-    captchas = [c for c in generated_captchas(30, seed=17, mode="composite") if not c.record["decoys"]][:15]
+    captchas = [c for seed in range(17, 21)
+                for c in [c for c in generated_captchas(30, seed=seed, mode="composite") if not c.record["decoys"]][:15]]
     exact = 0
     for cap in captchas:
         r = cap.record
@@ -225,5 +226,7 @@ def test_drawn_slider_sets_the_sliding_distance():
         if score >= ALIGN_MIN_SCORE:  # matched: the points move by half the disagreement each, in opposite ways
             assert np.add(new_gap, new_slider) == pytest.approx(np.add(gap, slider))
         exact += abs(new_gap[0] - new_slider[0] - true_distance) <= 1.5
-    # Faint gap styles (frosted, soft shadow) leave little outline to match; measured 12/15 (seed 17).
-    assert exact >= 0.7 * len(captchas), f"{exact}/{len(captchas)} distances within 1.5 px"
+    # Faint gap styles (blur, frosted, soft shadow) leave little outline to match. Measured 44/60
+    # (seeds 17-20); one seed's 15 ranges 9-14 over seeds 15-22, too few for a floor of their own.
+    # Unaligned, every distance is 7 px off.
+    assert exact >= 0.6 * len(captchas), f"{exact}/{len(captchas)} distances within 1.5 px"
