@@ -203,10 +203,16 @@ def style_light(img, m, rng):
     return img
 
 
+def _grey_with_outline(img, m, rng, strength=1.0, outline_strength=1.0):
+    """A neutral grey translucent fill and a thin white outline, each scaled by a weight map
+    (or 1) over the shape."""
+    img = _blend(img, m * strength, _grey(rng, 0.45, 0.75), rng.uniform(0.45, 0.8))
+    return _blend(img, _edge(m, int(rng.integers(1, 3))) * outline_strength, _light(rng), rng.uniform(0.5, 0.95))
+
+
 def style_gray(img, m, rng):
-    """A neutral grey translucent fill with a thin white outline (NetEase's)."""
-    img = _blend(img, m, _grey(rng, 0.45, 0.75), rng.uniform(0.45, 0.8))
-    return _blend(img, _edge(m, int(rng.integers(1, 3))), _light(rng), rng.uniform(0.5, 0.95))
+    """NetEase's look: a grey translucent fill with a thin white outline."""
+    return _grey_with_outline(img, m, rng)
 
 
 def style_gray_faint_knobs(img, m, rng):
@@ -216,9 +222,7 @@ def style_gray_faint_knobs(img, m, rng):
     side = max(int(np.sqrt(m.sum()) * 0.55), 3)
     body = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     weight = body + rng.uniform(0.1, 0.4) * np.clip(m - body, 0, 1)  # 1 on the body, faint on the knobs
-    img = _blend(img, m * weight, _grey(rng, 0.45, 0.75), rng.uniform(0.45, 0.8))
-    near_body = np.maximum(cv2.dilate(body, np.ones((5, 5), np.uint8)), weight)
-    return _blend(img, _edge(m, int(rng.integers(1, 3))) * near_body, _light(rng), rng.uniform(0.5, 0.95))
+    return _grey_with_outline(img, m, rng, weight, np.maximum(cv2.dilate(body, np.ones((5, 5), np.uint8)), weight))
 
 
 def style_frosted(img, m, rng):
