@@ -64,7 +64,8 @@ def test_each_style_labels_the_gap_where_it_is_drawn(style):
 
 def test_faint_knobs_look_keeps_the_knobs_paler_than_the_body():
     """NetEase-like gaps with faint knobs: a square body with a knob out of each side, on a flat
-    background. The body is filled, the knobs change far less (a plain grey fill: as much or more), nothing outside the shape moves."""
+    background. The body is filled, the knobs change far less (under a plain grey fill they
+    change as much or more), and nothing outside the shape moves."""
     r = 11
     mask = np.zeros((100, 100), np.float32)
     mask[20:80, 20:80] = 1

@@ -86,7 +86,7 @@ def scale_image(image: np.ndarray, new_w: int, new_h: int) -> np.ndarray:
 
     OpenCV's area filter is fast only for whole-number factors, where it is the exact box
     mean; its general path made most of the solver's preprocessing at 672×390 (factor 2.03;
-    ``benchmarks/bench_solve.py``: 2.8–3.2 ms before, 1.7 ms after). So reduce by the largest
+    ``benchmarks/bench_solve.py``: 2.8–3.2 ms before, 1.6–1.8 ms after). So reduce by the largest
     whole factor k first, then the rest (a factor under 1.5) bilinearly. The geometry is that
     of one resize: pixel ``j`` still covers ``[j, j+1)`` scaled by ``new_w / width``. Sides
     that are not multiples of k are edge-padded for the box step, and the bilinear step then
