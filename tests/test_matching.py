@@ -18,6 +18,7 @@ from slidercaptcha.inference.matching import (
     locate_piece,
     masked_ncc,
     read_piece,
+    search_piece,
 )
 from slidercaptcha.inference.samples import generated_captchas
 
@@ -285,8 +286,9 @@ def test_prior_stronger_on_a_decoy_than_on_the_gap_does_not_win():
     assert total >= 36 and held >= total - 2, f"{held}/{total} matches held against a decoy prior"
 
 
-def test_prior_breaks_a_tie_between_identical_gaps():
-    """Two identical gaps (same shape, same texture): the prior decides, so it is used at all."""
+def identical_gaps() -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    """An image with two identical gaps (same shape, same texture), the RGBA piece that fits
+    both, and the two gap centres: the shape alone cannot choose."""
     rng = np.random.default_rng(5)
     clean = textured_background(rng)
     mask = jigsaw_mask()
@@ -297,10 +299,14 @@ def test_prior_breaks_a_tie_between_identical_gaps():
     for x, y in spots:
         image[y:y + h, x:x + w] = tile
         stamp(image, mask, x, y)
-    piece = read_piece(np.dstack([tile, mask.astype(np.uint8) * 255]))
-    for x, y in spots:
-        center = (x + w / 2, y + h / 2)
-        assert near(locate_piece(image, piece, blob(image.shape[:2], center)).center, *center)
+    return image, np.dstack([tile, mask.astype(np.uint8) * 255]), [(x + w / 2, y + h / 2) for x, y in spots]
+
+
+def test_prior_breaks_a_tie_between_identical_gaps():
+    """Two identical gaps: the prior decides, so it is used at all."""
+    image, piece, centers = identical_gaps()
+    for center in centers:
+        assert near(locate_piece(image, read_piece(piece), blob(image.shape[:2], center)).center, *center)
 
 
 @pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
@@ -326,16 +332,19 @@ def test_gap_touching_the_border_is_found_where_it_is(side):
 
 # ----------------------------------------------------------------------------- refusals
 class OracleBackend:
-    """Stands in for a model: a gap heatmap with one optional peak (canvas x, y), no slider."""
+    """Stands in for a model: a gap heatmap with one optional peak (canvas x, y), no slider;
+    counts its calls."""
 
     description = kind = "oracle"
     input_size = (256, 512)
 
     def __init__(self, peak: tuple[float, float] | None = None):
         self.peak = peak
+        self.batches: list[int] = []  # the size of every batch it was called with
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         b, h, w = batch.shape[0], batch.shape[2] // 4, batch.shape[3] // 4
+        self.batches.append(b)
         heat = torch.zeros(h, w)
         if self.peak is not None:
             gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
@@ -429,6 +438,53 @@ def test_solver_result_has_the_matched_boxes(form):
             assert res.slider[1] == pytest.approx(piece.center[1])  # a strip fixes the slider's row
         else:
             assert res.slider[1] == pytest.approx(res.gap[1])  # a tight crop sits on the gap's row
+
+
+def canvas_point(image: np.ndarray, point: tuple[float, float]) -> tuple[float, float]:
+    from slidercaptcha.preprocess import preprocess
+
+    return tuple(preprocess(image)[1].to_input(np.array(point)))
+
+
+def test_decisive_fit_skips_the_network():
+    """Where the piece's shape alone beats every other place by ``DECISIVE_MARGIN``, the solver
+    answers without a model call (the prior-free search's answer, no network fields);
+    ``piece_first=False`` runs the model."""
+    caps = [c for c in separate_captchas() if search_piece(c.image, read_piece(c.piece)).decisive]
+    assert len(caps) >= 5, f"{len(caps)} of 10 captchas decisive"  # measured 9 of 10
+    for cap in caps:
+        oracle = OracleBackend(canvas_point(cap.image, (cap.record["gap_x"], cap.record["gap_y"])))
+        res = SliderSolver(oracle).solve(cap.image, piece=cap.piece)
+        assert oracle.batches == []
+        assert res.gap == locate_piece(cap.image, read_piece(cap.piece)).center
+        assert res.gap_confidence is None and res.slider_confidence is None and res.gap_angle is None
+        assert res.timing["model"] == 0.0 and res.offset is not None
+        always = SliderSolver(oracle, piece_first=False).solve(cap.image, piece=cap.piece)
+        assert oracle.batches == [1] and always.gap_confidence is not None
+
+
+def test_fit_in_doubt_asks_the_network():
+    """Two identical gaps: the fit is not decisive, so the network runs and its heatmap picks."""
+    image, piece, centers = identical_gaps()
+    assert not search_piece(image, read_piece(piece)).decisive
+    for center in centers:
+        oracle = OracleBackend(canvas_point(image, center))
+        res = SliderSolver(oracle).solve(image, piece=piece)
+        assert oracle.batches == [1] and near(res.gap, *center) and res.gap_confidence is not None
+
+
+def test_batch_runs_the_network_only_for_the_images_that_need_it():
+    """A decisive piece, a gap-only image and a piece in doubt: one model call, on two images;
+    every answer as when solved alone."""
+    decisive = next(c for c in separate_captchas() if search_piece(c.image, read_piece(c.piece)).decisive)
+    image, piece, centers = identical_gaps()
+    oracle = OracleBackend(canvas_point(image, centers[1]))
+    images, pieces = [decisive.image, decisive.image, image], [decisive.piece, None, piece]
+    batch = SliderSolver(oracle).solve_batch(images, pieces)
+    assert oracle.batches == [2]
+    for res, im, pc in zip(batch, images, pieces, strict=True):
+        alone = SliderSolver(oracle).solve(im, piece=pc)
+        assert res.gap == pytest.approx(alone.gap, abs=1e-4) and res.gap_confidence == alone.gap_confidence
 
 
 def test_solver_result_without_a_piece_has_no_boxes():

@@ -193,10 +193,10 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
                      align: bool = True) -> dict[str, int]:
     """Score what a user of ``SliderSolver`` gets, not the raw heatmaps: separate-form
     captchas with a piece file are solved with it (``solve(image, piece=...)`` searches the
-    image for where the piece fits, the heatmap as a prior), and where the model sees a drawn
-    slider, the solver's answer replaces the decoded points (the slider matched against the
-    gap and along its row: ``align_drawn_slider``). Returns how many predictions each step
-    replaced."""
+    image for where the piece fits, with the heatmap as a prior where the fit alone is in
+    doubt), and where the model sees a drawn slider, the solver's answer replaces the decoded
+    points (the slider matched against the gap and along its row: ``align_drawn_slider``).
+    Returns how many predictions each step replaced."""
     from slidercaptcha.inference.backends import TorchBackend
     from slidercaptcha.inference.matching import ALIGN_MIN_SCORE
     from slidercaptcha.inference.solver import SliderSolver

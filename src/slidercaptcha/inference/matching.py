@@ -37,6 +37,10 @@ PAD = 3  # so the outline along the silhouette's bounding box shows in the edge 
 # chosen on npc (real) and generated separate-piece captchas together (MODEL_CARD.md):
 TEXTURE_WEIGHT = 0.3
 PRIOR_WEIGHT = 0.4
+# A fit that beats every other place by this much (outline + texture, no prior) is taken without
+# the network: the smallest margin at which the prior changed no answer on 800 tuning captchas
+# (MODEL_CARD.md, "Piece first"):
+DECISIVE_MARGIN = 0.2
 RIM_SHRINK = 2  # px a drawn rim may add around the piece's true outline
 ROW_SLACK = 2  # px a strip's row may move (labels and renderers round differently)
 COARSE_HEIGHT = 200  # px: taller images are searched at this height, then refined at full resolution
@@ -202,27 +206,54 @@ def _refine(score: np.ndarray, y: int, x: int) -> tuple[float, float]:
     return x + dx, y + dy
 
 
-def _cue_sum(gray: np.ndarray, piece: Piece, prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(total, outline) scores of every position of the piece's padded box in ``gray``."""
+def _cue_sum(gray: np.ndarray, piece: Piece) -> tuple[np.ndarray, np.ndarray]:
+    """(outline + texture, outline) scores of every position of the piece's padded box in ``gray``."""
     outline = outline_score(edges(gray), piece)
     total = outline.copy()
     texture = texture_score(gray, piece)
     if texture is not None:
         total += TEXTURE_WEIGHT * texture
-    if prior is not None:  # the prior at each position's centre
-        th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
-        total += PRIOR_WEIGHT * prior[th // 2:th // 2 + total.shape[0], tw // 2:tw // 2 + total.shape[1]]
     return total, outline
 
 
+def _with_prior(total: np.ndarray, piece: Piece, prior: np.ndarray | None) -> np.ndarray:
+    """``total`` plus the prior at each position's centre."""
+    if prior is None:
+        return total
+    th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
+    return total + PRIOR_WEIGHT * prior[th // 2:th // 2 + total.shape[0], tw // 2:tw // 2 + total.shape[1]]
+
+
+def _rows(total: np.ndarray, row: int | None) -> tuple[int, int]:
+    """The rows of ``total`` to search: all, or within ``ROW_SLACK`` of ``row`` when it is known."""
+    if row is None:
+        return 0, total.shape[0]
+    lo = min(max(row - ROW_SLACK, 0), total.shape[0] - 1)
+    return lo, max(min(row + ROW_SLACK + 1, total.shape[0]), lo + 1)
+
+
 def _best(total: np.ndarray, row: int | None) -> tuple[int, int]:
-    """Argmax (y, x), within ``ROW_SLACK`` of ``row`` when the row is known."""
-    lo, hi = 0, total.shape[0]
-    if row is not None:
-        lo = min(max(row - ROW_SLACK, 0), total.shape[0] - 1)
-        hi = max(min(row + ROW_SLACK + 1, total.shape[0]), lo + 1)
+    """Argmax (y, x) over :func:`_rows`."""
+    lo, hi = _rows(total, row)
     y, x = np.unravel_index(int(np.argmax(total[lo:hi])), total[lo:hi].shape)
     return int(y) + lo, int(x)
+
+
+def _margin(total: np.ndarray, row: int | None, piece: Piece) -> float:
+    """How far the best position beats the best one elsewhere (outside half the piece's box
+    around it): the fit's own confidence, with no prior."""
+    lo, hi = _rows(total, row)
+    band = total[lo:hi].copy()
+    y, x = np.unravel_index(int(np.argmax(band)), band.shape)
+    best = float(band[y, x])
+    h, w = piece.mask.shape[0] // 2 + PAD, piece.mask.shape[1] // 2 + PAD
+    band[max(y - h, 0):y + h + 1, max(x - w, 0):x + w + 1] = -np.inf
+    return best - float(band.max()) if np.isfinite(band).any() else best
+
+
+def _coarse_size(gray: np.ndarray, s: float) -> tuple[int, int]:
+    """(width, height) of ``gray`` scaled by ``s``, as cv2.resize takes it."""
+    return round(gray.shape[1] * s), round(gray.shape[0] * s)
 
 
 def _scaled(piece: Piece, s: float) -> Piece:
@@ -233,18 +264,63 @@ def _scaled(piece: Piece, s: float) -> Piece:
                  round(piece.image_height * s))
 
 
-def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None = None) -> Match:
-    """The position where the piece fits best, searched over the whole image.
+@dataclass(frozen=True)
+class PieceSearch:
+    """A piece's outline and texture scores over a whole image, before any prior.
 
-    Images taller than ``COARSE_HEIGHT`` are searched at that height first (4× fewer pixels on
-    a 390-high captcha, and a smaller template), then the winner is refined at full
-    resolution within a few pixels. prior: the gap heatmap over the image
-    (:func:`heatmap_in_image`), or None.
+    Images taller than ``COARSE_HEIGHT`` are scored at that height (4× fewer pixels on a
+    390-high captcha, and a smaller template); :meth:`match` refines the winner at full
+    resolution within a few pixels. ``margin`` says how clearly the shape alone picks one
+    place: at or above ``DECISIVE_MARGIN`` the network's prior has never changed the answer on
+    the tuning captchas, so the solver can skip the network (MODEL_CARD.md).
 
     The image is edge-padded by ``PAD`` first, so a gap touching the image's border is scored
     where it is: the template's margin (``PAD``) may then hang over the border instead of
     pushing the piece ``PAD`` px inwards.
     """
+
+    gray: np.ndarray  # the padded full-resolution grey image
+    piece: Piece
+    row: int | None  # the template's top row in ``gray`` when a strip or full-size layer fixes it
+    scale: float  # of the coarse pass (1.0: the image was scored at full resolution)
+    total: np.ndarray  # outline + texture scores at ``scale``
+    outline: np.ndarray
+    margin: float
+
+    @property
+    def decisive(self) -> bool:
+        return self.margin >= DECISIVE_MARGIN
+
+    def match(self, prior: np.ndarray | None = None) -> Match:
+        """The position where the piece fits best. prior: the gap heatmap over the image
+        (:func:`heatmap_in_image`), or None."""
+        gray, piece, row = self.gray, self.piece, self.row
+        if prior is not None:
+            prior = cv2.copyMakeBorder(prior, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
+        x0 = y0 = 0
+        total, outline = self.total, self.outline
+        if self.scale < 1.0:
+            s = self.scale
+            small = _scaled(piece, s)
+            coarse = _with_prior(total, small, None if prior is None else cv2.resize(
+                prior, _coarse_size(gray, s), interpolation=cv2.INTER_LINEAR))  # smooth: no aliasing
+            cy, cx = _best(coarse, None if row is None else round(row * s))
+            th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
+            r = int(np.ceil(1 / s)) + REFINE_RADIUS
+            x0, y0 = max(round(cx / s) - r, 0), max(round(cy / s) - r, 0)
+            x1, y1 = min(round(cx / s) + r + tw, gray.shape[1]), min(round(cy / s) + r + th, gray.shape[0])
+            total, outline = _cue_sum(gray[y0:y1, x0:x1], piece)
+            prior = None if prior is None else prior[y0:y1, x0:x1]
+        total = _with_prior(total, piece, prior)
+        y, x = _best(total, None if row is None else row - y0)
+        fx, fy = _refine(total, y, x)
+        left, top = x0 + fx, y0 + fy  # padded image's template corner = the piece's corner in the image
+        h, w = piece.mask.shape
+        return Match((left + w / 2, top + h / 2), (left, top, left + w, top + h), float(outline[y, x]))
+
+
+def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
+    """Score the piece's fit over the whole image (:class:`PieceSearch`)."""
     height, width = image_rgb.shape[:2]
     if piece.mask.shape[0] > height or piece.mask.shape[1] > width:
         raise ImageError(f"the piece ({piece.mask.shape[1]}×{piece.mask.shape[0]}) is larger than the image "
@@ -252,29 +328,21 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
     row = piece.y0 if piece.image_height == height else None  # a strip or full-size layer fixes the row
     gray = cv2.copyMakeBorder(cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY),
                               PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
-    if prior is not None:
-        prior = cv2.copyMakeBorder(prior, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
-    height, width = gray.shape
-    th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
-    x0 = y0 = 0
-    s = COARSE_HEIGHT / height
+    s = COARSE_HEIGHT / gray.shape[0]
     if s < 0.8:
-        size = (round(width * s), round(height * s))
         small = _scaled(piece, s)
-        coarse, _ = _cue_sum(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), small,
-                             None if prior is None else cv2.resize(prior, size, interpolation=cv2.INTER_LINEAR))  # smooth: no aliasing
-        cy, cx = _best(coarse, None if row is None else round(row * s))
-        r = int(np.ceil(1 / s)) + REFINE_RADIUS
-        x0, y0 = max(round(cx / s) - r, 0), max(round(cy / s) - r, 0)
-        x1, y1 = min(round(cx / s) + r + tw, width), min(round(cy / s) + r + th, height)
-        gray = gray[y0:y1, x0:x1]
-        prior = None if prior is None else prior[y0:y1, x0:x1]
-    total, outline = _cue_sum(gray, piece, prior)
-    y, x = _best(total, None if row is None else row - y0)
-    fx, fy = _refine(total, y, x)
-    left, top = x0 + fx, y0 + fy  # padded image's template corner = the piece's corner in the image
-    h, w = piece.mask.shape
-    return Match((left + w / 2, top + h / 2), (left, top, left + w, top + h), float(outline[y, x]))
+        total, outline = _cue_sum(cv2.resize(gray, _coarse_size(gray, s), interpolation=cv2.INTER_AREA), small)
+        coarse_row = None if row is None else round(row * s)
+    else:
+        s, small, coarse_row = 1.0, piece, row
+        total, outline = _cue_sum(gray, piece)
+    return PieceSearch(gray, piece, row, s, total, outline, _margin(total, coarse_row, small))
+
+
+def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None = None) -> Match:
+    """The position where the piece fits best, searched over the whole image
+    (:class:`PieceSearch`), with the network's gap heatmap as a prior when given."""
+    return search_piece(image_rgb, piece).match(prior)
 
 
 def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int,

@@ -127,8 +127,10 @@ def _fmt_point(p) -> str:
 def format_line(name: str, res) -> str:
     distance = "none" if res.distance is None else f"{res.distance:.1f}"
     extra = "" if res.offset is None else f" offset={res.offset:.1f} match={res.match_score:.2f}"
+    conf = ("(piece fit, no network)" if res.gap_confidence is None
+            else f"({res.gap_confidence:.2f}, {res.slider_confidence:.2f})")
     return (f"{name}: distance={distance} gap={_fmt_point(res.gap)} slider={_fmt_point(res.slider)}{extra} "
-            f"conf=({res.gap_confidence:.2f}, {res.slider_confidence:.2f}) {res.timing['total']:.1f}ms")
+            f"conf={conf} {res.timing['total']:.1f}ms")
 
 
 def run(args) -> int:

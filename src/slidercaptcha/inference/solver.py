@@ -2,7 +2,8 @@
 
     solver = SliderSolver.load()                  # packaged model; or a .pth / .onnx / directory
     result = solver.solve("captcha.png")          # result.distance, result.gap, result.slider
-    result = solver.solve(bg, piece="piece.png")  # separate piece: searched for at full resolution
+    result = solver.solve(bg, piece="piece.png")  # separate piece: searched for at full resolution,
+                                                  # the network only run where the fit is in doubt
 
 Both backends share the same preprocessing (:func:`slidercaptcha.preprocess.preprocess`) and
 decoding (:func:`slidercaptcha.decode.decode`); only the model call differs.
@@ -30,10 +31,12 @@ from slidercaptcha.inference.images import (
     load_image,
 )
 from slidercaptcha.inference.matching import (
+    Match,
+    PieceSearch,
     align_drawn_slider,
     heatmap_in_image,
-    locate_piece,
     read_piece,
+    search_piece,
     slider_position,
     value_at,
 )
@@ -52,6 +55,9 @@ class SolveResult:
     ``offset = gap_box.x0 - slider_box.x0`` (the left-edge drag distance sites take; equal to
     ``gap_box.x0`` for a tight piece) and ``match_score`` (0..1, how well the outline fits; for
     a composite captcha, how well the drawn slider's edges match the gap's).
+    ``gap_confidence`` and ``slider_confidence`` are the network's heatmap peaks, and with
+    ``gap_angle`` they are None when the network did not run: a separate piece whose fit alone
+    was decisive (``SliderSolver(piece_first=True)``, the default; ``timing["model"]`` is 0).
     ``timing`` is in ms per image (a batch's stage times divided by its size): preprocess, model,
     decode (the heatmaps), match (the full-resolution piece search or drawn-slider alignment), total.
     """
@@ -59,8 +65,8 @@ class SolveResult:
     gap: tuple[float, float]
     slider: tuple[float, float] | None
     distance: float | None
-    gap_confidence: float
-    slider_confidence: float
+    gap_confidence: float | None
+    slider_confidence: float | None
     gap_angle: float | None
     gap_box: Box | None = None
     slider_box: Box | None = None
@@ -110,12 +116,17 @@ class SliderSolver:
     """Locate gap and slider with a model backend; see the module docstring."""
 
     def __init__(self, backend: TorchBackend | OnnxBackend, slider_threshold: float = SLIDER_THRESHOLD,
-                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, align: bool = True):
+                 joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, align: bool = True,
+                 piece_first: bool = True):
         """align: in composite captchas, match the drawn slider against the gap to measure the
         sliding distance at full resolution (:func:`~slidercaptcha.inference.matching.align_drawn_slider`);
-        off returns the heatmaps' points as decoded."""
+        off returns the heatmaps' points as decoded.
+        piece_first: with a separate piece, take its fit without running the network when the
+        fit is decisive (:attr:`~slidercaptcha.inference.matching.PieceSearch.decisive`); off
+        always adds the network's gap heatmap as a prior."""
         self.backend = backend
         self.align = align
+        self.piece_first = piece_first
         self.slider_threshold = slider_threshold
         self.joint = joint
         self.limits = limits
@@ -162,14 +173,27 @@ class SliderSolver:
         height, width = batch.images[i].shape[:2]
         return heatmap_in_image(batch.outputs["heatmap_gap"][i, 0].numpy(), batch.boxes[i].numpy(), width, height)
 
-    def _use_piece(self, batch: BatchOutput, i: int, piece: ImageInput, found: dict) -> None:
-        """Search the whole image for where the piece fits, with the gap heatmap as a prior
-        (:func:`~slidercaptcha.inference.matching.locate_piece`); the piece fixes the slider."""
-        piece_obj = read_piece(load_image(piece, "RGB", self.limits), describe(piece, "piece"))
+    def _search(self, image: np.ndarray, piece: ImageInput) -> PieceSearch:
+        """Score where the piece fits over the whole image, before any network call."""
+        return search_piece(to_rgb(image), read_piece(load_image(piece, "RGB", self.limits), describe(piece, "piece")))
+
+    @staticmethod
+    def _piece_fields(search: PieceSearch, match: Match, image_hw: tuple[int, int]) -> dict:
+        """The gap where the piece fits; the piece (image at x = 0) fixes the slider."""
+        piece = search.piece
+        slider = slider_position(piece, image_hw, match.center[1])
+        dy = slider[1] - piece.center[1]
+        x0, y0, x1, y1 = piece.box
+        return {"gap": match.center, "gap_box": match.box, "slider": slider, "slider_box": (x0, y0 + dy, x1, y1 + dy),
+                "offset": match.box[0] - x0, "match_score": match.score}
+
+    def _use_piece(self, batch: BatchOutput, i: int, search: PieceSearch, found: dict) -> None:
+        """The piece's fit with the gap heatmap as a prior, so a hollow the shape alone leaves
+        in doubt is settled by the network (:meth:`~slidercaptcha.inference.matching.PieceSearch.match`)."""
         prior = self._prior(batch, i)
-        match = locate_piece(to_rgb(batch.images[i]), piece_obj, prior)
-        found.update(gap=match.center, gap_box=match.box, gap_confidence=value_at(prior, match.center),
-                     match_score=match.score)
+        match = search.match(prior)
+        found.update(self._piece_fields(search, match, batch.images[i].shape[:2]),
+                     gap_confidence=value_at(prior, match.center))
         if "angle" in batch.outputs:  # the angle map's value at the matched gap's cell
             angle = batch.outputs["angle"][i]  # [2,h,w]: sin, cos
             sx, sy, left, top = batch.boxes[i][:4].tolist()
@@ -177,11 +201,6 @@ class SliderSolver:
             row = int(np.clip(round(canvas_to_grid(match.center[1] * sy + top)), 0, angle.shape[1] - 1))
             sin, cos = angle[:, row, col].tolist()
             found["gap_angle"] = float(np.degrees(np.arctan2(sin, cos)))
-        found["slider"] = slider_position(piece_obj, batch.images[i].shape[:2], match.center[1])
-        dy = found["slider"][1] - piece_obj.center[1]
-        x0, y0, x1, y1 = piece_obj.box
-        found["slider_box"] = (x0, y0 + dy, x1, y1 + dy)
-        found["offset"] = match.box[0] - x0
 
     def _align(self, batch: BatchOutput, i: int, found: dict) -> None:
         """Composite captcha: the drawn slider, matched against the gap (and along its row, with
@@ -192,25 +211,44 @@ class SliderSolver:
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,
                     color_order: str = "RGB") -> list[SolveResult]:
-        """Solve many captchas with one model call; ``pieces[i]`` (optional) belongs to ``images[i]``."""
+        """Solve many captchas with one model call; ``pieces[i]`` (optional) belongs to ``images[i]``.
+
+        A piece is searched for first; where its fit is decisive (``piece_first``) the network
+        is not run for that image, and the others share one model call."""
         if not images:
             return []
         pieces = list(pieces) if pieces is not None else [None] * len(images)
         if len(pieces) != len(images):
             raise ValueError(f"got {len(pieces)} pieces for {len(images)} images")
         start = time.perf_counter()
-        batch = self.run(images, color_order)
-        t_dec = time.perf_counter()
-        with decoding_mode():
-            found = self._decode(batch)
-            t_match = time.perf_counter()
-            for i, piece in enumerate(pieces):
-                if piece is not None:
-                    self._use_piece(batch, i, piece, found[i])
-                elif self.align and found[i]["slider"] is not None:
-                    self._align(batch, i, found[i])
-        timing = {**batch.timing, "decode": (t_match - t_dec) * 1000.0, "match": _ms(t_match),
-                  "total": _ms(start)}
+        arrays = [load_image(img, color_order, self.limits) for img in images]
+        t_load = _ms(start)
+        t_search = time.perf_counter()
+        searches = [None if p is None else self._search(a, p) for a, p in zip(arrays, pieces, strict=True)]
+        found: list[dict | None] = [None] * len(images)
+        for i, search in enumerate(searches):
+            if search is not None and self.piece_first and search.decisive:
+                found[i] = {**self._piece_fields(search, search.match(), arrays[i].shape[:2]),
+                            "gap_confidence": None, "slider_confidence": None, "gap_angle": None}
+        timing = {"preprocess": t_load, "model": 0.0, "decode": 0.0, "match": _ms(t_search)}
+        rest = [i for i, f in enumerate(found) if f is None]
+        if rest:
+            batch = self.run([arrays[i] for i in rest])
+            t_dec = time.perf_counter()
+            with decoding_mode():
+                decoded = self._decode(batch)
+                t_match = time.perf_counter()
+                for j, i in enumerate(rest):
+                    if searches[i] is not None:
+                        self._use_piece(batch, j, searches[i], decoded[j])
+                    elif self.align and decoded[j]["slider"] is not None:
+                        self._align(batch, j, decoded[j])
+                    found[i] = decoded[j]
+            timing["preprocess"] += batch.timing["preprocess"]
+            timing["model"] = batch.timing["model"]
+            timing["decode"] = (t_match - t_dec) * 1000.0
+            timing["match"] += _ms(t_match)
+        timing["total"] = _ms(start)
         per_image = {k: v / len(images) for k, v in timing.items()}
         return [SolveResult(distance=None if f["slider"] is None else f["gap"][0] - f["slider"][0],
                             timing=dict(per_image), **f) for f in found]
