@@ -345,10 +345,23 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
     return search_piece(image_rgb, piece).match(prior)
 
 
+def _window_variance(image: np.ndarray, side: int) -> np.ndarray:
+    """Variance of every ``side``×``side`` window (matchTemplate's result grid), from integral
+    images in float64, which keep it exact where a window is flat."""
+    total, squares = cv2.integral2(image.astype(np.float64), sdepth=cv2.CV_64F)
+
+    def window_sums(integral: np.ndarray) -> np.ndarray:
+        return integral[side:, side:] - integral[:-side, side:] - integral[side:, :-side] + integral[:-side, :-side]
+    n = side * side
+    return window_sums(squares) / n - (window_sums(total) / n) ** 2
+
+
 def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int,
                  window: tuple[int, int, int, int]) -> tuple[float, np.ndarray] | None:
     """Best CCOEFF match of the edge patch of ``side`` px around the slider inside ``window``
-    (x0, y0, x1, y1): (score, shift from the patch to the match) or None when it cannot run."""
+    (x0, y0, x1, y1): (score, shift from the patch to the match) or None when it cannot run.
+    Windows without edges (a flat colour region) score -1: OpenCV's TM_CCOEFF_NORMED divides by
+    their near-zero spread and gives them arbitrary scores up to 1.0, which differ between runs."""
     height, width = image_edges.shape
     x0 = min(max(int(round(slider[0])) - side // 2, 0), width - side)
     y0 = min(max(int(round(slider[1])) - side // 2, 0), height - side)
@@ -357,7 +370,9 @@ def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int
     area = image_edges[wy0:wy1, wx0:wx1]
     if area.shape[0] < side or area.shape[1] < side or template.std() == 0:
         return None
-    _, score, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(area, template, cv2.TM_CCOEFF_NORMED))
+    scores = cv2.matchTemplate(area, template, cv2.TM_CCOEFF_NORMED)
+    scores[_window_variance(area, side) < 0.25] = -1.0  # edge spread under half a grey level: no evidence
+    _, score, _, (dx, dy) = cv2.minMaxLoc(scores)
     return score, np.array([wx0 + dx - x0, wy0 + dy - y0], float)
 
 
