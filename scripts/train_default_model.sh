@@ -169,6 +169,16 @@ styles_stage styles_model10 59 3 2 300 checkpoints/styles_model5/epoch_005.pth \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=5e-5 \
     --set training.scheduler.warmup_lr=5e-5
 
+# Stage 16: dingxiang-like drawn as the shipped model's spc train misses show Dingxiang
+# (scripts/stage16_dingxiang.patch, for this stage only): gaps always dark, decoys a plainly
+# visible paler grey (faded to 0.75-1.0, not 0.3-0.7), never in the gap's look. lr 1e-4, seed 61,
+# 4 epochs. Not shipped: Dingxiang 73.7-75.0 against 79.7 %, NetEase 89.3-90.3 against 92.0;
+# best epoch 90.3 against 91.5 (benchmarks/results/stage16_spc_train.md).
+git apply scripts/stage16_dingxiang.patch
+styles_stage styles_model11 61 4 3 300 checkpoints/styles_model5/epoch_005.pth \
+    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=1e-4
+git apply -R scripts/stage16_dingxiang.patch
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 10's epoch 5,
 # picked above by spc train (benchmarks/results/stage10_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \

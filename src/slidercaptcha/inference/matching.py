@@ -283,6 +283,8 @@ class PieceSearch:
     piece: Piece
     row: int | None  # the template's top row in ``gray`` when a strip or full-size layer fixes it
     scale: float  # of the coarse pass (1.0: the image was scored at full resolution)
+    coarse_piece: Piece  # the piece at ``scale``
+    coarse_row: int | None
     total: np.ndarray  # outline + texture scores at ``scale``
     outline: np.ndarray
     margin: float
@@ -301,10 +303,9 @@ class PieceSearch:
         total, outline = self.total, self.outline
         if self.scale < 1.0:
             s = self.scale
-            small = _scaled(piece, s)
-            coarse = _with_prior(total, small, None if prior is None else cv2.resize(
+            coarse = _with_prior(total, self.coarse_piece, None if prior is None else cv2.resize(
                 prior, _coarse_size(gray, s), interpolation=cv2.INTER_LINEAR))  # smooth: no aliasing
-            cy, cx = _best(coarse, None if row is None else round(row * s))
+            cy, cx = _best(coarse, self.coarse_row)
             th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
             r = int(np.ceil(1 / s)) + REFINE_RADIUS
             x0, y0 = max(round(cx / s) - r, 0), max(round(cy / s) - r, 0)
@@ -336,7 +337,7 @@ def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
     else:
         s, small, coarse_row = 1.0, piece, row
         total, outline = _cue_sum(gray, piece)
-    return PieceSearch(gray, piece, row, s, total, outline, _margin(total, coarse_row, small))
+    return PieceSearch(gray, piece, row, s, small, coarse_row, total, outline, _margin(total, coarse_row, small))
 
 
 def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None = None) -> Match:
