@@ -10,7 +10,9 @@ the solver takes one. Per group: n, share within 3/5/10 px of the gap centre's x
 group's median signed error, share within 5 px once that median is removed (labels differ
 in where a box starts), median and p95 error, ms per image (image load included). A solver
 that fails on an image scores a miss there, and the image is listed in the JSON, as is every
-captcha missed by more than 5 px (with its signed error).
+captcha missed by more than 5 px (with its signed error). For ours, the JSON also has the share
+of captchas on which the network ran (``network_share``: with a piece, only where its fit alone
+is in doubt).
 
 Some published npc labels do not mark the gap (``label_audit.json`` lists them, with why);
 the sets they belong to are scored a second time, same answers, against the audited labels.
@@ -51,9 +53,12 @@ class Ours:
         from slidercaptcha.inference import SliderSolver
 
         self.solver = SliderSolver.load(model, threads=threads)
+        self.network_runs = 0  # calls on which the network ran (with a piece, only where the fit is in doubt)
 
     def solve(self, background: Path, piece: Path | None) -> tuple[float, float]:
-        return self.solver.solve(background, piece=piece).gap
+        result = self.solver.solve(background, piece=piece)
+        self.network_runs += result.timing["model"] > 0
+        return result.gap
 
 
 def real_sets(root: Path, spc_split: str, sets: tuple[str, ...] = ("spc", "npc")) -> dict[str, list[LabelRecord]]:
@@ -90,14 +95,16 @@ def piece_of(record: LabelRecord, root: Path) -> Path | None:
 
 
 def solve_all(solver, groups: dict[str, list[LabelRecord]], root: Path, limit: int | None) -> dict[str, dict]:
-    """{group: {"answers": [(x, y)], "seconds", "failed", "piece_given"}}: the solver on every
-    captcha of every group it can take. A failing image is a miss (NaN), never a crash."""
+    """{group: {"answers": [(x, y)], "seconds", "failed", "piece_given"[, "network_share"]}}: the
+    solver on every captcha of every group it can take; ``network_share`` for a solver that counts
+    its network runs (ours). A failing image is a miss (NaN), never a crash."""
     runs = {}
     for group, records in groups.items():
         records = records[:limit]
         if getattr(solver, "needs_piece", False) and piece_of(records[0], root) is None:
             continue  # a piece matcher on captchas without a piece: not scored ("—")
         answers, seconds, failed = [], 0.0, []
+        runs_before = getattr(solver, "network_runs", None)
         for r in tqdm(records, desc=f"{solver.name} | {group}", leave=False, disable=None):
             piece = piece_of(r, root) if solver.takes_piece else None
             start = time.perf_counter()
@@ -109,6 +116,8 @@ def solve_all(solver, groups: dict[str, list[LabelRecord]], root: Path, limit: i
             seconds += time.perf_counter() - start
         runs[group] = {"answers": answers, "seconds": seconds, "failed": failed,
                        "piece_given": bool(solver.takes_piece and piece_of(records[0], root))}
+        if runs_before is not None:
+            runs[group]["network_share"] = (solver.network_runs - runs_before) / len(records)
     return runs
 
 
@@ -125,7 +134,8 @@ def summarise(runs: dict[str, dict], groups: dict[str, list[LabelRecord]]) -> di
                   for r, e in zip(records, signed, strict=True) if not abs(e) <= 5]
         results[group] = {**x_error_summary(np.array(signed)),
                           "ms_per_image": 1000 * run["seconds"] / len(signed),
-                          "piece_given": run["piece_given"], "failed": run["failed"], "misses": misses}
+                          "piece_given": run["piece_given"], "failed": run["failed"], "misses": misses,
+                          **({"network_share": run["network_share"]} if "network_share" in run else {})}
     return results
 
 
