@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from slidercaptcha.data.labels import npc_case_name, read_npc
+
 HERE = Path(__file__).resolve().parent
 MARGIN = 15  # px of background shown around the two positions
 
@@ -41,12 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     npc, out = Path(args.root) / "npc", Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    records, _ = read_npc(npc)  # the set's own reader: background and piece of every case
+    pieces = {npc_case_name(r, npc): npc / r.meta["piece_file"] for r in records}
     for name, fix in json.loads(Path(args.audit).read_text(encoding="utf-8"))["npc"].items():
         background = npc / name
-        cases = json.loads((background.parent / "dataset.json").read_text(encoding="utf-8"))["cases"]
-        case = next(c for c in cases if c["background"] == background.name)
         image = cv2.imread(str(background), cv2.IMREAD_COLOR)
-        piece = cv2.imread(str(background.parent / case["puzzle"]), cv2.IMREAD_UNCHANGED)
+        piece = cv2.imread(str(pieces[name]), cv2.IMREAD_UNCHANGED) if name in pieces else None
         if image is None or piece is None:
             print(f"note: {background} or its piece is missing; skipped")
             continue

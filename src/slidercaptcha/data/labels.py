@@ -373,6 +373,12 @@ def read_npc(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
     return records, skipped
 
 
+def npc_case_name(record: LabelRecord, root: Path) -> str:
+    """The background's path relative to the npc ``root`` (``tests/geetest_test/IMG_005_O.png``):
+    how an audit names a case."""
+    return Path(os.path.relpath(record.file, root)).as_posix()
+
+
 def apply_npc_audit(records: list[LabelRecord], root: Path, audit: dict) -> list[LabelRecord]:
     """npc records with an audit's corrected positions: ``audit`` maps a background's path
     (relative to the npc ``root``) to ``{"published": [x, y], "audited": [x, y]}``; the gap
@@ -380,7 +386,7 @@ def apply_npc_audit(records: list[LabelRecord], root: Path, audit: dict) -> list
     refused: the audit was made for another revision of the set."""
     out = []
     for r in records:
-        fix = audit.get(Path(os.path.relpath(r.file, root)).as_posix())
+        fix = audit.get(npc_case_name(r, root))
         if fix is not None:
             (px, py), (ax, ay) = fix["published"], fix["audited"]
             if [px, py] != r.meta.get("position"):
