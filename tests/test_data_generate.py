@@ -23,6 +23,8 @@ from slidercaptcha.data.render import (
     EffectProbs,
     render_captcha,
     style_displaced,
+    style_light,
+    style_solid_light,
     style_translucent,
 )
 from slidercaptcha.data.shapes import SHAPES, make_mask
@@ -134,6 +136,28 @@ def test_displaced_look_turns_the_picture_inside_the_shape_only(seed):
 
     assert correlation(style_translucent) > 0.95
     assert correlation(style_displaced) < 0.6
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_solid_light_look_hides_the_picture_that_light_lets_show(seed):
+    """Shumei's shapes are near-opaque white: on a striped picture, the stripes' contrast inside
+    falls under a third of the original, where the translucent white look keeps more; the inside
+    is much brighter than the picture, and nothing outside the shape moves."""
+    stripes = np.tile((np.arange(64) // 4 % 2).astype(np.float32)[None, :, None] * 0.6 + 0.1, (64, 1, 3))
+    mask = np.zeros((64, 64), np.float32)
+    cv2.circle(mask, (32, 32), 26, 1.0, -1)
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
+    before = stripes[inner][:, 0]
+
+    def draw(look) -> tuple[np.ndarray, float]:
+        out = look(stripes.copy(), mask, np.random.default_rng(seed))
+        inside = out[inner][:, 0]
+        return out, float(np.corrcoef(inside, before)[0, 1] * inside.std() / before.std())
+
+    out, solid = draw(style_solid_light)
+    assert np.array_equal(out[mask == 0], stripes[mask == 0])
+    assert solid < 0.3 and out[inner].mean() > stripes[inner].mean() + 0.25
+    assert draw(style_light)[1] > solid
 
 
 def test_gap_label_sits_where_the_piece_matches(tmp_path):

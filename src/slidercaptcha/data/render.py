@@ -203,6 +203,19 @@ def style_light(img, m, rng):
     return img
 
 
+def style_solid_light(img, m, rng):
+    """A near-opaque white fill shaded a little darker towards one side, no outline: Shumei's
+    shapes, which hide the picture under them where the translucent looks let it show."""
+    h, w = m.shape
+    t = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = ((xx - w / 2) * np.cos(t) + (yy - h / 2) * np.sin(t)) / max(h, w) + 0.5
+    base = _light(rng)
+    shade = base - rng.uniform(0.03, 0.15)
+    colour = base * (1 - ramp[..., None]) + shade * ramp[..., None]
+    return _blend(img, m, colour, rng.uniform(0.7, 0.95))
+
+
 def _grey_with_outline(img, m, rng, strength=1.0, outline_strength=1.0):
     """A neutral grey translucent fill and a thin white outline, each scaled by a weight map
     (or 1) over the shape."""
@@ -253,8 +266,12 @@ def style_displaced(img, m, rng):
 GAP_LOOKS = {"dark": style_dark, "rim": style_rim, "shadow": style_shadow, "blur": style_blur,
              "hollow": style_hollow, "frosted": style_frosted, "highlight": style_highlight,
              "translucent": style_translucent, "light": style_light, "gray": style_gray, "inset": style_inset,
-             "displaced": style_displaced, "gray_faint_knobs": style_gray_faint_knobs}
-ANY_LOOK = dict.fromkeys(GAP_LOOKS, 1.0)
+             "displaced": style_displaced, "gray_faint_knobs": style_gray_faint_knobs,
+             "solid_light": style_solid_light}
+# Decoy looks of styles that name none (classic's); listed, not GAP_LOOKS, so that a look added
+# for one vendor does not change what the seeds of the other styles render.
+ANY_LOOK = dict.fromkeys(("dark", "rim", "shadow", "blur", "hollow", "frosted", "highlight", "translucent",
+                          "light", "gray", "inset", "displaced", "gray_faint_knobs"), 1.0)
 
 
 def stamp(img: np.ndarray, placed: _Placed, look: str, rng: np.random.Generator, strength: float = 1.0) -> None:

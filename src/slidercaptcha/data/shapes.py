@@ -112,6 +112,46 @@ def _ellipse(img: np.ndarray, rng: np.random.Generator) -> None:
     _circle(img, (_C, _C), 100.0)
 
 
+def _cloud(img: np.ndarray, rng: np.random.Generator) -> None:
+    """Three or four puffs on a flat base."""
+    base = _C + 45
+    _fill(img, np.array([[_C - 95, base], [_C + 95, base], [_C + 95, base - 40], [_C - 95, base - 40]]))
+    puffs = [(-60, 35), (-5, 60), (55, 42)] if rng.random() < 0.5 else [(-70, 30), (-25, 52), (25, 58), (68, 34)]
+    for dx, r in puffs:
+        _circle(img, (_C + dx, base - r), r)
+
+
+def _arrow(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A thick shaft and a triangular head, pointing a random way."""
+    w, head = rng.uniform(18, 26), rng.uniform(40, 55)
+    pts = np.array([[-100, -w], [100 - head * 1.4, -w], [100 - head * 1.4, -head], [100, 0],
+                    [100 - head * 1.4, head], [100 - head * 1.4, w], [-100, w]])
+    t = rng.uniform(0, 2 * math.pi)
+    rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    _fill(img, _C + pts @ rot.T)
+
+
+def _pie(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A disc with a quarter (or a third) cut out."""
+    _circle(img, (_C, _C), 100.0)
+    start, cut = rng.uniform(0, 2 * math.pi), rng.choice([math.pi / 2, 2 * math.pi / 3])
+    t = np.linspace(start, start + cut, 16)
+    _fill(img, np.vstack([[[_C, _C]], np.stack([_C + 130 * np.cos(t), _C + 130 * np.sin(t)], 1)]), 0)
+
+
+def _trapezoid(img: np.ndarray, rng: np.random.Generator) -> None:
+    """Wider at the top than at the bottom, like a cup or a bin."""
+    top, bottom = 100.0, 100.0 * rng.uniform(0.5, 0.75)
+    _fill(img, np.array([[_C - top, _C - 80], [_C + top, _C - 80], [_C + bottom, _C + 80], [_C - bottom, _C + 80]]))
+
+
+def _house(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A square body under a pointed roof."""
+    roof = rng.uniform(40, 70)
+    _fill(img, np.array([[_C - 80, _C - 20], [_C, _C - 20 - roof], [_C + 80, _C - 20], [_C + 80, _C + 90],
+                         [_C - 80, _C + 90]]))
+
+
 DRAWERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
     "jigsaw": _jigsaw,
     "circle": _ellipse,
@@ -126,10 +166,17 @@ DRAWERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
     "heart": _heart,
     "shield": _shield,
     "person": _person,
+    "cloud": _cloud,
+    "arrow": _arrow,
+    "pie": _pie,
+    "trapezoid": _trapezoid,
+    "house": _house,
 }
 SHAPES = tuple(DRAWERS)
-# Jigsaw pieces dominate real captchas; the rest share the remaining half.
-SHAPE_WEIGHTS = {s: 0.5 if s == "jigsaw" else 0.5 / (len(SHAPES) - 1) for s in SHAPES}
+# The classic style's shapes, fixed so that its seeds keep rendering the same sets: jigsaw
+# pieces dominate real captchas; the rest share the remaining half.
+_CLASSIC = SHAPES[:SHAPES.index("person") + 1]
+SHAPE_WEIGHTS = {s: 0.5 if s == "jigsaw" else 0.5 / (len(_CLASSIC) - 1) for s in _CLASSIC}
 
 
 def random_shape(rng: np.random.Generator, weights: dict[str, float] = SHAPE_WEIGHTS) -> str:
