@@ -18,11 +18,12 @@ from pathlib import Path
 VENDORS = ("Dingxiang", "GeeTest v3", "GeeTest v4", "NetEase", "Tencent")
 
 
-def score(path: Path) -> tuple[str, dict[str, float]]:
+def score(path: Path) -> tuple[str, dict[str, float], float | None]:
     data = json.loads(path.read_text())
     model = data["command"].split("--model ")[1].split()[0] if "--model " in data["command"] else "packaged"
     ours = data["results"]["slidercaptcha"]
-    return model, {v: ours[f"spc {v}"]["within_5px_median_removed"] for v in VENDORS}
+    shumei = ours.get("spc Shumei", {}).get("within_5px_median_removed")
+    return model, {v: ours[f"spc {v}"]["within_5px_median_removed"] for v in VENDORS}, shumei
 
 
 def main(paths: list[str]) -> int:
@@ -30,10 +31,11 @@ def main(paths: list[str]) -> int:
         print(__doc__)
         return 2
     rows = [score(Path(p)) for p in paths]
-    print("| model | " + " | ".join(VENDORS) + " | mean |")
-    print("|---|" + "---|" * (len(VENDORS) + 1))
-    for model, acc in rows:
-        print(f"| {model} | " + " | ".join(f"{acc[v]:.1f}" for v in VENDORS) + f" | {sum(acc.values()) / len(VENDORS):.1f} |")
+    print("| model | " + " | ".join(VENDORS) + " | mean | Shumei |")
+    print("|---|" + "---|" * (len(VENDORS) + 2))
+    for model, acc, shumei in rows:
+        print(f"| {model} | " + " | ".join(f"{acc[v]:.1f}" for v in VENDORS) + f" | {sum(acc.values()) / len(VENDORS):.1f} | "
+              + ("—" if shumei is None else f"{shumei:.1f}") + " |")
     best = max(rows, key=lambda r: sum(r[1].values()))
     print(f"best: {best[0]}")
     return 0
