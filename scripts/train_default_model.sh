@@ -186,6 +186,15 @@ git apply -R scripts/stage16_dingxiang.patch
 styles_stage styles_model12 67 4 3 300 checkpoints/styles_model5/epoch_005.pth \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
 
+# Stage 18: from stage 17's epoch 4, shumei-like decoys in the gap's own shape half the time
+# (scripts/stage18_shumei.patch, for this stage only: most of Shumei's are), lr 2e-4, seed 71, 4 epochs.
+# Not shipped: Shumei 68.0-71.3 against 70.0, Dingxiang 75.0-78.7 against 79.0 %; best epoch 91.3
+# against 91.8 (benchmarks/results/stage18_spc_train.md).
+git apply scripts/stage18_shumei.patch
+styles_stage styles_model13 71 4 3 300 checkpoints/styles_model12/epoch_004.pth \
+    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
+git apply -R scripts/stage18_shumei.patch
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 17's epoch 4,
 # picked above by spc train (benchmarks/results/stage17_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \

@@ -175,7 +175,8 @@ DRAWERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
 SHAPES = tuple(DRAWERS)
 # The classic style's shapes, fixed so that its seeds keep rendering the same sets: jigsaw
 # pieces dominate real captchas; the rest share the remaining half.
-_CLASSIC = SHAPES[:SHAPES.index("person") + 1]
+_CLASSIC = ("jigsaw", "circle", "crescent", "triangle", "diamond", "pentagon", "hexagon", "star", "star4",
+            "rounded_square", "heart", "shield", "person")
 SHAPE_WEIGHTS = {s: 0.5 if s == "jigsaw" else 0.5 / (len(_CLASSIC) - 1) for s in _CLASSIC}
 
 
