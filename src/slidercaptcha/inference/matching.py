@@ -41,8 +41,16 @@ PRIOR_WEIGHT = 0.4
 # the network: the smallest margin at which the prior changed no answer on 800 tuning captchas
 # (MODEL_CARD.md, "Piece first"):
 DECISIVE_MARGIN = 0.2
+FLAT_EDGE = 1.0  # RMS gradient (grey levels per px) under which a window holds no outline to fit
 RIM_SHRINK = 2  # px a drawn rim may add around the piece's true outline
 ROW_SLACK = 2  # px a strip's row may move (labels and renderers round differently)
+# Some captchas draw the gap turned against its piece (the generator's ``rotated_gap``, up to
+# ±30°). Where the upright fit is not decisive, the piece is also tried turned by these angles,
+# at ``TURNED_HEIGHT`` (a quarter of the pixels of the upright search), and the turned winner
+# is refined at full resolution to the nearest ``ANGLE_STEP``:
+ROTATIONS = (-30, -20, -10, 10, 20, 30)
+ANGLE_STEP = 5
+TURNED_HEIGHT = 100
 COARSE_HEIGHT = 200  # px: taller images are searched at this height, then refined at full resolution
 REFINE_RADIUS = 3  # full-resolution px searched around the coarse winner, beyond its rounding
 # Drawn-slider alignment, chosen on the default model's validation set (MODEL_CARD.md):
@@ -138,9 +146,22 @@ def heatmap_in_image(heat: np.ndarray, box: np.ndarray, width: int, height: int)
                      borderMode=cv2.BORDER_REPLICATE)
 
 
+def window_sums(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Sum of ``values`` over every height×width window (``cv2.matchTemplate``'s result grid),
+    from an integral image in float64, which keeps a window of zeros exactly zero."""
+    total = cv2.integral(values.astype(np.float64), sdepth=cv2.CV_64F)
+    return total[height:, width:] - total[:-height, width:] - total[height:, :-width] + total[:-height, :-width]
+
+
 def outline_score(image_edges: np.ndarray, piece: Piece) -> np.ndarray:
     """Best over the silhouette and the silhouette shrunk by ``RIM_SHRINK`` px: a rim or
-    shadow drawn around a piece lies outside the gap's outline."""
+    shadow drawn around a piece lies outside the gap's outline.
+
+    Windows without edges (a flat colour region) score 0: there OpenCV's normalised
+    correlation divides the FFT's rounding residue by a near-zero norm and returns arbitrary
+    scores, up to 1.9, that change from call to call."""
+    height, width = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
+    flat = window_sums(np.square(image_edges, dtype=np.float32), height, width) < height * width * FLAT_EDGE ** 2
     best = None
     for shrink in (0, RIM_SHRINK):
         mask = piece.mask.astype(np.uint8)
@@ -150,6 +171,7 @@ def outline_score(image_edges: np.ndarray, piece: Piece) -> np.ndarray:
         template = edges(np.pad(mask, PAD).astype(np.float32) * 255)
         score = cv2.matchTemplate(image_edges, template, cv2.TM_CCORR_NORMED)
         best = score if best is None else np.maximum(best, score)
+    best[flat] = 0.0
     return best
 
 
@@ -194,6 +216,7 @@ class Match:
     center: tuple[float, float]  # the gap's centre (silhouette box centre), original pixels
     box: tuple[float, float, float, float]  # the gap's box x0, y0, x1, y1
     score: float  # outline correlation at the match, 0..1: how well the shape fits there
+    angle: float = 0.0  # degrees the piece was turned to fit (:data:`ROTATIONS`)
 
 
 def _refine(score: np.ndarray, y: int, x: int) -> tuple[float, float]:
@@ -264,15 +287,46 @@ def _scaled(piece: Piece, s: float) -> Piece:
                  round(piece.image_height * s))
 
 
+def _turned(piece: Piece, angle: float) -> Piece:
+    """The piece turned by ``angle`` degrees (counter-clockwise on screen) about its box centre,
+    on a canvas grown evenly on each side so the centre stays where it was."""
+    if angle == 0:
+        return piece
+    h, w = piece.mask.shape
+    c, s = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
+    gx, gy = int(np.ceil((w * c + h * s - w) / 2)), int(np.ceil((w * s + h * c - h) / 2))
+    turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+    turn[:, 2] += (gx, gy)
+    size = (w + 2 * gx, h + 2 * gy)
+    mask = cv2.warpAffine(piece.mask.astype(np.float32), turn, size, flags=cv2.INTER_LINEAR) > 0.5
+    gray = cv2.warpAffine(piece.gray, turn, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return Piece(mask, gray, piece.x0 - gx, piece.y0 - gy, piece.image_width, piece.image_height)
+
+
+@dataclass(frozen=True)
+class Pose:
+    """One way the piece may sit in the gap (upright or turned): its scores over the image at
+    one scale."""
+
+    angle: float
+    piece: Piece  # the piece turned by ``angle``, at full resolution
+    scale: float  # of ``total`` and ``outline`` (1.0: full resolution)
+    coarse_piece: Piece  # the turned piece at ``scale``
+    total: np.ndarray | None  # outline + texture scores; None: not scored (only refined at full resolution)
+    outline: np.ndarray | None
+
+
 @dataclass(frozen=True)
 class PieceSearch:
     """A piece's outline and texture scores over a whole image, before any prior.
 
     Images taller than ``COARSE_HEIGHT`` are scored at that height (4× fewer pixels on a
     390-high captcha, and a smaller template); :meth:`match` refines the winner at full
-    resolution within a few pixels. ``margin`` says how clearly the shape alone picks one
-    place: at or above ``DECISIVE_MARGIN`` the network's prior has never changed the answer on
-    the tuning captchas, so the solver can skip the network (MODEL_CARD.md).
+    resolution within a few pixels. ``margin`` says how clearly the upright shape alone picks
+    one place: at or above ``DECISIVE_MARGIN`` the network's prior has never changed the answer
+    on the tuning captchas, so the solver can skip the network (MODEL_CARD.md). Below it, the
+    piece is also scored turned by each of ``ROTATIONS`` (``turned``), and the turned winner
+    competes with the upright one at full resolution.
 
     The image is edge-padded by ``PAD`` first, so a gap touching the image's border is scored
     where it is: the template's margin (``PAD``) may then hang over the border instead of
@@ -281,12 +335,9 @@ class PieceSearch:
 
     gray: np.ndarray  # the padded full-resolution grey image
     piece: Piece
-    row: int | None  # the template's top row in ``gray`` when a strip or full-size layer fixes it
-    scale: float  # of the coarse pass (1.0: the image was scored at full resolution)
-    coarse_piece: Piece  # the piece at ``scale``
-    coarse_row: int | None
-    total: np.ndarray  # outline + texture scores at ``scale``
-    outline: np.ndarray
+    fixed_row: bool  # a strip or full-size layer fixes the gap's row (each pose's piece.y0)
+    upright: Pose
+    turned: tuple[Pose, ...]
     margin: float
 
     @property
@@ -294,30 +345,66 @@ class PieceSearch:
         return self.margin >= DECISIVE_MARGIN
 
     def match(self, prior: np.ndarray | None = None) -> Match:
-        """The position where the piece fits best. prior: the gap heatmap over the image
-        (:func:`heatmap_in_image`), or None."""
-        gray, piece, row = self.gray, self.piece, self.row
+        """The pose and position where the piece fits best. prior: the gap heatmap over the
+        image (:func:`heatmap_in_image`), or None."""
         if prior is not None:
             prior = cv2.copyMakeBorder(prior, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
+
+        def prior_at(scale: float) -> np.ndarray | None:
+            if prior is None or scale == 1.0:
+                return prior
+            return cv2.resize(prior, _coarse_size(self.gray, scale), interpolation=cv2.INTER_LINEAR)  # smooth
+        _, y, x = self._coarse_best(self.upright, prior_at(self.upright.scale))
+        best = self._refined(self.upright, x / self.upright.scale, y / self.upright.scale, prior)
+        if self.turned:
+            coarse = prior_at(self.turned[0].scale)  # every turned pose shares one scale
+            (_, y, x), pose = max(((self._coarse_best(p, coarse), p) for p in self.turned), key=lambda f: f[0][0])
+            for angle in (pose.angle - ANGLE_STEP, pose.angle, pose.angle + ANGLE_STEP):
+                turned = pose if angle == pose.angle else _pose(None, _turned(self.piece, angle), angle, pose.scale)
+                if _fits(turned.piece, self.gray):
+                    best = max(best, self._refined(turned, x / pose.scale, y / pose.scale, prior), key=lambda f: f[0])
+        return best[1]
+
+    def _coarse_best(self, pose: Pose, prior: np.ndarray | None) -> tuple[float, int, int]:
+        """(score with the prior, y, x) of the pose's best position at its own scale (``prior``
+        is at that scale too)."""
+        total = _with_prior(pose.total, pose.coarse_piece, prior)
+        y, x = _best(total, pose.coarse_piece.y0 if self.fixed_row else None)
+        return float(total[y, x]), y, x
+
+    def _refined(self, pose: Pose, x: float, y: float, prior: np.ndarray | None) -> tuple[float, Match]:
+        """(score with the prior, match) at full resolution within a few pixels of the template
+        corner (x, y) given in full-resolution pixels; in place when the pose was scored at full resolution."""
+        gray, piece = self.gray, pose.piece
         x0 = y0 = 0
-        total, outline = self.total, self.outline
-        if self.scale < 1.0:
-            s = self.scale
-            coarse = _with_prior(total, self.coarse_piece, None if prior is None else cv2.resize(
-                prior, _coarse_size(gray, s), interpolation=cv2.INTER_LINEAR))  # smooth: no aliasing
-            cy, cx = _best(coarse, self.coarse_row)
+        total, outline = pose.total, pose.outline
+        if total is None or pose.scale < 1.0:
             th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
-            r = int(np.ceil(1 / s)) + REFINE_RADIUS
-            x0, y0 = max(round(cx / s) - r, 0), max(round(cy / s) - r, 0)
-            x1, y1 = min(round(cx / s) + r + tw, gray.shape[1]), min(round(cy / s) + r + th, gray.shape[0])
+            r = int(np.ceil(1 / pose.scale)) + REFINE_RADIUS
+            x0, y0 = max(round(x) - r, 0), max(round(y) - r, 0)
+            x1, y1 = min(round(x) + r + tw, gray.shape[1]), min(round(y) + r + th, gray.shape[0])
             total, outline = _cue_sum(gray[y0:y1, x0:x1], piece)
             prior = None if prior is None else prior[y0:y1, x0:x1]
         total = _with_prior(total, piece, prior)
-        y, x = _best(total, None if row is None else row - y0)
+        y, x = _best(total, piece.y0 - y0 if self.fixed_row else None)
         fx, fy = _refine(total, y, x)
-        left, top = x0 + fx, y0 + fy  # padded image's template corner = the piece's corner in the image
         h, w = piece.mask.shape
-        return Match((left + w / 2, top + h / 2), (left, top, left + w, top + h), float(outline[y, x]))
+        cx, cy = x0 + fx + w / 2, y0 + fy + h / 2  # padded image's template corner = the piece's corner
+        h, w = self.piece.mask.shape  # the box: the upright piece's, centred on the fit
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        return float(total[y, x]), Match((cx, cy), box, float(outline[y, x]), pose.angle)
+
+
+def _fits(piece: Piece, gray: np.ndarray) -> bool:
+    """Whether the piece fits inside the (padded) image."""
+    return piece.mask.shape[0] <= gray.shape[0] - 2 * PAD and piece.mask.shape[1] <= gray.shape[1] - 2 * PAD
+
+
+def _pose(image: np.ndarray | None, turned: Piece, angle: float, scale: float) -> Pose:
+    """The piece turned by ``angle`` (``turned``), scored over ``image`` (the padded grey image
+    at ``scale``); no image leaves the scores out (the pose is only refined at full resolution)."""
+    small = turned if scale == 1.0 else _scaled(turned, scale)
+    return Pose(angle, turned, scale, small, *((None, None) if image is None else _cue_sum(image, small)))
 
 
 def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
@@ -326,18 +413,25 @@ def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
     if piece.mask.shape[0] > height or piece.mask.shape[1] > width:
         raise ImageError(f"the piece ({piece.mask.shape[1]}×{piece.mask.shape[0]}) is larger than the image "
                          f"({width}×{height})")
-    row = piece.y0 if piece.image_height == height else None  # a strip or full-size layer fixes the row
+    fixed_row = piece.image_height == height
     gray = cv2.copyMakeBorder(cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY),
                               PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
-    s = COARSE_HEIGHT / gray.shape[0]
-    if s < 0.8:
-        small = _scaled(piece, s)
-        total, outline = _cue_sum(cv2.resize(gray, _coarse_size(gray, s), interpolation=cv2.INTER_AREA), small)
-        coarse_row = None if row is None else round(row * s)
-    else:
-        s, small, coarse_row = 1.0, piece, row
-        total, outline = _cue_sum(gray, piece)
-    return PieceSearch(gray, piece, row, s, small, coarse_row, total, outline, _margin(total, coarse_row, small))
+
+    def scaled(target_height: int) -> tuple[np.ndarray, float]:
+        """``gray`` at ``target_height`` (at full resolution when that is 80 % of it or more)."""
+        s = target_height / gray.shape[0]
+        if s >= 0.8:
+            return gray, 1.0
+        return cv2.resize(gray, _coarse_size(gray, s), interpolation=cv2.INTER_AREA), s
+    image, s = scaled(COARSE_HEIGHT)
+    upright = _pose(image, piece, 0.0, s)
+    margin = _margin(upright.total, upright.coarse_piece.y0 if fixed_row else None, upright.coarse_piece)
+    turned = ()
+    if margin < DECISIVE_MARGIN:
+        image, s = scaled(TURNED_HEIGHT)
+        pieces = [(angle, _turned(piece, angle)) for angle in ROTATIONS]
+        turned = tuple(_pose(image, t, a, s) for a, t in pieces if _fits(t, gray))
+    return PieceSearch(gray, piece, fixed_row, upright, turned, margin)
 
 
 def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None = None) -> Match:
@@ -347,14 +441,11 @@ def locate_piece(image_rgb: np.ndarray, piece: Piece, prior: np.ndarray | None =
 
 
 def _window_variance(image: np.ndarray, side: int) -> np.ndarray:
-    """Variance of every ``side``×``side`` window (matchTemplate's result grid), from integral
-    images in float64, which keep it exact where a window is flat."""
-    total, squares = cv2.integral2(image.astype(np.float64), sdepth=cv2.CV_64F)
-
-    def window_sums(integral: np.ndarray) -> np.ndarray:
-        return integral[side:, side:] - integral[:-side, side:] - integral[side:, :-side] + integral[:-side, :-side]
+    """Variance of every ``side``×``side`` window (matchTemplate's result grid), exact where a
+    window is flat (:func:`window_sums`)."""
+    image = image.astype(np.float64)
     n = side * side
-    return window_sums(squares) / n - (window_sums(total) / n) ** 2
+    return window_sums(image * image, side, side) / n - (window_sums(image, side, side) / n) ** 2
 
 
 def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int,
