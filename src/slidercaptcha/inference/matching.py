@@ -40,7 +40,7 @@ PRIOR_WEIGHT = 0.4
 # A fit that beats every other place by this much (outline + texture, no prior) is taken without
 # the network: the smallest margin at which the prior changed no answer on 800 tuning captchas
 # (MODEL_CARD.md, "Piece first"):
-DECISIVE_MARGIN = 0.2
+DECISIVE_MARGIN = 0.15
 FLAT_EDGE = 1.0  # RMS gradient (grey levels per px) under which a window holds no outline to fit
 RIM_SHRINK = 2  # px a drawn rim may add around the piece's true outline
 ROW_SLACK = 2  # px a strip's row may move (labels and renderers round differently)
