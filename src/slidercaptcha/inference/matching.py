@@ -14,7 +14,8 @@ position (one ``cv2.matchTemplate`` each, a few ms):
 - **prior**: the network's gap heatmap, brought to full resolution, breaks near-ties.
 
 A piece image that spans the background's height (a strip, or a full-size layer) also fixes
-the gap's row. Composite captchas draw the piece in the image; :func:`align_drawn_slider`
+the gap's row. Where the upright piece fits nowhere decisively, it is also tried turned (some
+captchas turn the gap against its piece). Composite captchas draw the piece in the image; :func:`align_drawn_slider`
 matches it against the gap the network found to measure the sliding distance.
 
 The solver, ``evaluate`` and the benchmarks all go through this module.
@@ -159,7 +160,7 @@ def outline_score(image_edges: np.ndarray, piece: Piece) -> np.ndarray:
 
     Windows without edges (a flat colour region) score 0: there OpenCV's normalised
     correlation divides the FFT's rounding residue by a near-zero norm and returns arbitrary
-    scores, up to 1.9, that change from call to call."""
+    scores, up to 1.98 seen, that change from call to call."""
     height, width = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
     flat = window_sums(np.square(image_edges, dtype=np.float32), height, width) < height * width * FLAT_EDGE ** 2
     best = None
