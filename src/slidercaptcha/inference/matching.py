@@ -310,11 +310,10 @@ class Pose:
     one scale."""
 
     angle: float
-    piece: Piece  # the piece turned by ``angle``, at full resolution
     scale: float  # of ``total`` and ``outline`` (1.0: full resolution)
     coarse_piece: Piece  # the turned piece at ``scale``
-    total: np.ndarray | None  # outline + texture scores; None: not scored (only refined at full resolution)
-    outline: np.ndarray | None
+    total: np.ndarray  # outline + texture scores
+    outline: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -355,15 +354,18 @@ class PieceSearch:
             if prior is None or scale == 1.0:
                 return prior
             return cv2.resize(prior, _coarse_size(self.gray, scale), interpolation=cv2.INTER_LINEAR)  # smooth
-        _, y, x = self._coarse_best(self.upright, prior_at(self.upright.scale))
-        best = self._refined(self.upright, x / self.upright.scale, y / self.upright.scale, prior)
+        up = self.upright
+        _, y, x = self._coarse_best(up, prior_at(up.scale))
+        scores = (up.total, up.outline) if up.scale == 1.0 else None  # already at full resolution
+        best = self._refined(self.piece, 0.0, up.scale, x / up.scale, y / up.scale, prior, scores)
         if self.turned:
             coarse = prior_at(self.turned[0].scale)  # every turned pose shares one scale
             (_, y, x), pose = max(((self._coarse_best(p, coarse), p) for p in self.turned), key=lambda f: f[0][0])
             for angle in (pose.angle - ANGLE_STEP, pose.angle, pose.angle + ANGLE_STEP):
-                turned = pose if angle == pose.angle else _pose(None, _turned(self.piece, angle), angle, pose.scale)
-                if _fits(turned.piece, self.gray):
-                    best = max(best, self._refined(turned, x / pose.scale, y / pose.scale, prior), key=lambda f: f[0])
+                turned = _turned(self.piece, angle)
+                if _fits(turned, self.gray):
+                    found = self._refined(turned, angle, pose.scale, x / pose.scale, y / pose.scale, prior)
+                    best = max(best, found, key=lambda f: f[0])
         return best[1]
 
     def _coarse_best(self, pose: Pose, prior: np.ndarray | None) -> tuple[float, int, int]:
@@ -373,15 +375,18 @@ class PieceSearch:
         y, x = _best(total, pose.coarse_piece.y0 if self.fixed_row else None)
         return float(total[y, x]), y, x
 
-    def _refined(self, pose: Pose, x: float, y: float, prior: np.ndarray | None) -> tuple[float, Match]:
-        """(score with the prior, match) at full resolution within a few pixels of the template
-        corner (x, y) given in full-resolution pixels; in place when the pose was scored at full resolution."""
-        gray, piece = self.gray, pose.piece
+    def _refined(self, piece: Piece, angle: float, scale: float, x: float, y: float, prior: np.ndarray | None,
+                 scores: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, Match]:
+        """(score with the prior, match) of ``piece`` (turned by ``angle``) at full resolution,
+        within a few pixels of the template corner (x, y) found at ``scale``; over the whole
+        image when its full-resolution ``scores`` (total, outline) are given."""
+        gray = self.gray
         x0 = y0 = 0
-        total, outline = pose.total, pose.outline
-        if total is None or pose.scale < 1.0:
+        if scores is not None:
+            total, outline = scores
+        else:
             th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
-            r = int(np.ceil(1 / pose.scale)) + REFINE_RADIUS
+            r = int(np.ceil(1 / scale)) + REFINE_RADIUS
             x0, y0 = max(round(x) - r, 0), max(round(y) - r, 0)
             x1, y1 = min(round(x) + r + tw, gray.shape[1]), min(round(y) + r + th, gray.shape[0])
             total, outline = _cue_sum(gray[y0:y1, x0:x1], piece)
@@ -393,7 +398,7 @@ class PieceSearch:
         cx, cy = x0 + fx + w / 2, y0 + fy + h / 2  # padded image's template corner = the piece's corner
         h, w = self.piece.mask.shape  # the box: the upright piece's, centred on the fit
         box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        return float(total[y, x]), Match((cx, cy), box, float(outline[y, x]), pose.angle)
+        return float(total[y, x]), Match((cx, cy), box, float(outline[y, x]), angle)
 
 
 def _fits(piece: Piece, gray: np.ndarray) -> bool:
@@ -401,11 +406,11 @@ def _fits(piece: Piece, gray: np.ndarray) -> bool:
     return piece.mask.shape[0] <= gray.shape[0] - 2 * PAD and piece.mask.shape[1] <= gray.shape[1] - 2 * PAD
 
 
-def _pose(image: np.ndarray | None, turned: Piece, angle: float, scale: float) -> Pose:
+def _pose(image: np.ndarray, turned: Piece, angle: float, scale: float) -> Pose:
     """The piece turned by ``angle`` (``turned``), scored over ``image`` (the padded grey image
-    at ``scale``); no image leaves the scores out (the pose is only refined at full resolution)."""
+    at ``scale``)."""
     small = turned if scale == 1.0 else _scaled(turned, scale)
-    return Pose(angle, turned, scale, small, *((None, None) if image is None else _cue_sum(image, small)))
+    return Pose(angle, scale, small, *_cue_sum(image, small))
 
 
 def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
