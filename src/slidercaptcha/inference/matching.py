@@ -16,7 +16,9 @@ position (one ``cv2.matchTemplate`` each, a few ms):
 A piece image that spans the background's height (a strip, or a full-size layer) also fixes
 the gap's row. Where the upright piece fits nowhere decisively, it is also tried turned (some
 captchas turn the gap against its piece). Composite captchas draw the piece in the image; :func:`align_drawn_slider`
-matches it against the gap the network found to measure the sliding distance.
+matches it against the gap the network found to measure the sliding distance, and cuts its
+silhouette out (:func:`cut_drawn_slider`) to search for it like a given piece, so a hollow the
+network ranked second can win on its shape.
 
 The solver, ``evaluate`` and the benchmarks all go through this module.
 """
@@ -60,6 +62,13 @@ ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap th
 ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
 ROW_BAND = 0.15  # × patch side: how far from the slider's row the row-wide match may look
 ROW_MARGIN = 0.2  # what the row-wide match must win by (chosen on the validation set, MODEL_CARD.md)
+# The drawn slider's silhouette, traced along rays from its centre (:func:`cut_drawn_slider`),
+# and the other hollow it may fit; chosen on the validation sets (MODEL_CARD.md):
+OUTLINE_RAYS = 64
+OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
+OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
+OUTLINE_BEND = 0.05  # cost of one px of radius between neighbouring rays (edge strengths are 0..1)
+HOLLOW_MIN_PRIOR = 0.15  # the gap heatmap at another hollow the silhouette fits, for the answer to move there
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -387,8 +396,10 @@ class PieceSearch:
         else:
             th, tw = piece.mask.shape[0] + 2 * PAD, piece.mask.shape[1] + 2 * PAD
             r = int(np.ceil(1 / scale)) + REFINE_RADIUS
-            x0, y0 = max(round(x) - r, 0), max(round(y) - r, 0)
-            x1, y1 = min(round(x) + r + tw, gray.shape[1]), min(round(y) + r + th, gray.shape[0])
+            # the window holds the whole template even where a ±ANGLE_STEP neighbour is larger
+            # than the pose it was found with and the fit lies at the image's edge
+            x0, y0 = min(max(round(x) - r, 0), gray.shape[1] - tw), min(max(round(y) - r, 0), gray.shape[0] - th)
+            x1, y1 = min(max(round(x) + r, x0) + tw, gray.shape[1]), min(max(round(y) + r, y0) + th, gray.shape[0])
             total, outline = _cue_sum(gray[y0:y1, x0:x1], piece)
             prior = None if prior is None else prior[y0:y1, x0:x1]
         total = _with_prior(total, piece, prior)
@@ -406,11 +417,12 @@ def _fits(piece: Piece, gray: np.ndarray) -> bool:
     return piece.mask.shape[0] <= gray.shape[0] - 2 * PAD and piece.mask.shape[1] <= gray.shape[1] - 2 * PAD
 
 
-def _pose(image: np.ndarray, turned: Piece, angle: float, scale: float) -> Pose:
+def _pose(image: np.ndarray, turned: Piece, angle: float, scale: float) -> Pose | None:
     """The piece turned by ``angle`` (``turned``), scored over ``image`` (the padded grey image
-    at ``scale``)."""
+    at ``scale``); None where it does not fit there (the padding is not scaled, so a piece
+    nearly as large as the image can fit at full resolution and not at a smaller scale)."""
     small = turned if scale == 1.0 else _scaled(turned, scale)
-    return Pose(angle, scale, small, *_cue_sum(image, small))
+    return Pose(angle, scale, small, *_cue_sum(image, small)) if _fits(small, image) else None
 
 
 def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
@@ -430,13 +442,13 @@ def search_piece(image_rgb: np.ndarray, piece: Piece) -> PieceSearch:
             return gray, 1.0
         return cv2.resize(gray, _coarse_size(gray, s), interpolation=cv2.INTER_AREA), s
     image, s = scaled(COARSE_HEIGHT)
-    upright = _pose(image, piece, 0.0, s)
+    upright = _pose(image, piece, 0.0, s) or _pose(gray, piece, 0.0, 1.0)
     margin = _margin(upright.total, upright.coarse_piece.y0 if fixed_row else None, upright.coarse_piece)
     turned = ()
     if margin < DECISIVE_MARGIN:
         image, s = scaled(TURNED_HEIGHT)
         pieces = [(angle, _turned(piece, angle)) for angle in ROTATIONS]
-        turned = tuple(_pose(image, t, a, s) for a, t in pieces if _fits(t, gray))
+        turned = tuple(p for p in (_pose(image, t, a, s) for a, t in pieces if _fits(t, gray)) if p is not None)
     return PieceSearch(gray, piece, fixed_row, upright, turned, margin)
 
 
@@ -490,10 +502,21 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     With the gap heatmap over the image (``prior``, :func:`heatmap_in_image`), the patch is also
     matched along the slider's whole row to its right: where the network took a decoy, the
     drawn slider's outline fits the real gap better. That match replaces the local one when
-    its score plus the prior there beats the local one's by ``ROW_MARGIN``. Returns (gap,
+    its score plus the prior there beats the local one's by ``ROW_MARGIN``. Then the slider's
+    silhouette is searched for along its row (:func:`other_hollow`): where it fits another
+    hollow that the network also sees, the patch is matched there instead. Returns (gap,
     slider, match score).
     """
     image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
+    found = _align(image_edges, gap, slider, prior, sizes, search, min_score)
+    hollow = None if prior is None else other_hollow(image_rgb, slider, found[0], prior)
+    return found if hollow is None else _align(image_edges, hollow, slider, prior, sizes, search, min_score)
+
+
+def _align(image_edges: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
+           prior: np.ndarray | None, sizes: tuple[float, ...], search: float, min_score: float,
+           ) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """:func:`align_drawn_slider`'s patch match near ``gap`` and along the slider's row."""
     height, width = image_edges.shape
     local, row = (-1.0, None), (-1.0, None)
     for frac in sizes:
@@ -523,6 +546,93 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
                 best_score + PRIOR_WEIGHT * value_at(prior, best_gap) + ROW_MARGIN:
             return row_gap, slider, row[0]
     return best_gap, best_slider, best_score
+
+
+def _radial_edges(gray: np.ndarray, center: tuple[float, float], reach: int) -> np.ndarray:
+    """[OUTLINE_RAYS, reach]: the gradient along each ray from ``center``, per px of radius,
+    scaled to 0..1 by its 99th percentile. An outline around the centre crosses every ray;
+    texture edges that run along a ray barely register."""
+    blurred = cv2.GaussianBlur(gray.astype(np.float32), (3, 3), 0)
+    flags = cv2.WARP_POLAR_LINEAR + cv2.INTER_LINEAR + cv2.WARP_FILL_OUTLIERS  # outside the image: 0
+    gx, gy = (cv2.warpPolar(cv2.Sobel(blurred, cv2.CV_32F, *d), (reach, OUTLINE_RAYS), center, reach, flags)
+              for d in ((1, 0), (0, 1)))
+    theta = np.arange(OUTLINE_RAYS)[:, None] * (2 * np.pi / OUTLINE_RAYS)
+    radial = np.abs(gx * np.cos(theta) + gy * np.sin(theta))
+    return np.minimum(radial / max(float(np.percentile(radial, 99)), 1e-3), 1.0)
+
+
+def _closed_outline(energy: np.ndarray, r_min: int, bend: float) -> np.ndarray:
+    """The radius on each ray of the closed path that collects the most edge ``energy`` less
+    ``bend`` per px of radius change between neighbouring rays (a knob's neck is a jump, paid
+    for once). Dynamic programming around the rays twice, so the second turn starts where the
+    path has settled and closes on itself; each step's best predecessor under the L1 cost comes
+    from two running minima (a distance transform), not a loop over jumps."""
+    rays, reach = energy.shape
+    cost = -energy.astype(np.float64)
+    cost[:, :r_min] = np.inf
+    r = np.arange(reach)
+    slope = bend * r
+    total, back = cost[0].copy(), np.zeros((2 * rays, reach), np.int64)
+    for i in range(1, 2 * rays):
+        down = total - slope  # from a radius k <= r: total[k] + bend * (r - k)
+        low = np.minimum.accumulate(down)
+        low_at = np.maximum.accumulate(np.where(down <= low, r, 0))
+        up = (total + slope)[::-1]  # from a radius k >= r: total[k] + bend * (k - r), reversed
+        high = np.minimum.accumulate(up)
+        high_at = reach - 1 - np.maximum.accumulate(np.where(up <= high, r, 0))
+        low, high, high_at = low + slope, high[::-1] - slope, high_at[::-1]
+        back[i] = np.where(low <= high, low_at, high_at)
+        total = np.minimum(low, high) + cost[i % rays]
+    path = np.zeros(2 * rays, np.int64)
+    path[-1] = int(np.argmin(total))
+    for i in range(2 * rays - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path[rays:]
+
+
+def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piece:
+    """The drawn slider's silhouette around its centre (the network's point), traced as the
+    closed outline of strongest edges across rays from it (:func:`_closed_outline`): a rim,
+    bevel or drop shadow makes the outline the strongest edge around, whatever its shape.
+    Returned as a :class:`Piece` in the image's coordinates, to be searched for like a given one."""
+    gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
+    height, width = gray.shape
+    reach = max(int(OUTLINE_REACH * height), 8)
+    radii = _closed_outline(_radial_edges(gray, slider, reach), max(int(OUTLINE_MIN * height), 2), OUTLINE_BEND)
+    theta = np.arange(OUTLINE_RAYS) * (2 * np.pi / OUTLINE_RAYS)
+    outline = np.stack([slider[0] + radii * np.cos(theta), slider[1] + radii * np.sin(theta)], axis=1)
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(outline * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
+    x0, y0, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        raise ImageError(f"no drawn slider at ({slider[0]:.0f}, {slider[1]:.0f}): it lies outside the image")
+    return Piece(mask[y0:y0 + h, x0:x0 + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
+
+
+def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],
+                 prior: np.ndarray) -> tuple[float, float] | None:
+    """Where the drawn slider's silhouette fits best along its row to its right, when that is
+    another hollow than ``gap`` (more than half the piece away) and the gap heatmap ``prior``
+    reaches ``HOLLOW_MIN_PRIOR`` there; else None. A decoy the network took shows a different
+    shape or a turned copy of it; the real gap takes the silhouette upright, or turned the way
+    the piece search turns it. Nothing is searched where the heatmap has no such place."""
+    height, width = prior.shape
+    piece = cut_drawn_slider(image_rgb, slider)
+    h, w = piece.mask.shape
+    band = int(round(ROW_BAND * h)) + ROW_SLACK
+    y0, y1, x0 = max(piece.y0 - band, 0), min(piece.y0 + h + band, height), piece.x0 + w
+    if y1 - y0 < h or width - x0 < w:
+        return None
+    away = 0.5 * max(h, w)
+    ys, xs = np.ogrid[y0:y1, x0:width]
+    seen = prior[y0:y1, x0:] >= HOLLOW_MIN_PRIOR
+    if not (seen & (np.hypot(xs - gap[0], ys - gap[1]) > away)).any():
+        return None
+    match = search_piece(image_rgb[y0:y1, x0:], piece).match(np.ascontiguousarray(prior[y0:y1, x0:]))
+    found = (match.center[0] + x0, match.center[1] + y0)
+    if np.hypot(found[0] - gap[0], found[1] - gap[1]) <= away or value_at(prior, found) < HOLLOW_MIN_PRIOR:
+        return None
+    return found
 
 
 def value_at(image: np.ndarray, point: tuple[float, float]) -> float:
