@@ -62,13 +62,15 @@ ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap th
 ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
 ROW_BAND = 0.15  # × patch side: how far from the slider's row the row-wide match may look
 ROW_MARGIN = 0.2  # what the row-wide match must win by (chosen on the validation set, MODEL_CARD.md)
-# The drawn slider's silhouette, traced along rays from its centre (:func:`cut_drawn_slider`),
-# and the other hollow it may fit; chosen on the validation sets (MODEL_CARD.md):
+# The drawn slider's silhouette, traced along rays from its centre (:func:`cut_drawn_slider`;
+# set by looking at traced outlines on the validation sets, not swept):
 OUTLINE_RAYS = 64
 OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
 OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
 OUTLINE_BEND = 0.05  # cost of one px of radius between neighbouring rays (edge strengths are 0..1)
-HOLLOW_MIN_PRIOR = 0.15  # the gap heatmap at another hollow the silhouette fits, for the answer to move there
+# The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
+# the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
+HOLLOW_MIN_PRIOR = 0.15
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -489,6 +491,7 @@ def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int
 def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
                        prior: np.ndarray | None = None, sizes: tuple[float, ...] = SLIDER_PATCH_SIZES,
                        search: float = ALIGN_SEARCH, min_score: float = ALIGN_MIN_SCORE,
+                       hollow_min_prior: float | None = HOLLOW_MIN_PRIOR,
                        ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
@@ -504,12 +507,14 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     drawn slider's outline fits the real gap better. That match replaces the local one when
     its score plus the prior there beats the local one's by ``ROW_MARGIN``. Then the slider's
     silhouette is searched for along its row (:func:`other_hollow`): where it fits another
-    hollow that the network also sees, the patch is matched there instead. Returns (gap,
-    slider, match score).
+    hollow where the heatmap reaches ``hollow_min_prior`` (None: no silhouette search), the
+    patch is matched there instead. Returns (gap, slider, match score).
     """
     image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
     found = _align(image_edges, gap, slider, prior, sizes, search, min_score)
-    hollow = None if prior is None else other_hollow(image_rgb, slider, found[0], prior)
+    hollow = None
+    if prior is not None and hollow_min_prior is not None:
+        hollow = other_hollow(image_rgb, slider, found[0], prior, hollow_min_prior)
     return found if hollow is None else _align(image_edges, hollow, slider, prior, sizes, search, min_score)
 
 
@@ -610,10 +615,10 @@ def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piec
 
 
 def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],
-                 prior: np.ndarray) -> tuple[float, float] | None:
+                 prior: np.ndarray, min_prior: float = HOLLOW_MIN_PRIOR) -> tuple[float, float] | None:
     """Where the drawn slider's silhouette fits best along its row to its right, when that is
     another hollow than ``gap`` (more than half the piece away) and the gap heatmap ``prior``
-    reaches ``HOLLOW_MIN_PRIOR`` there; else None. A decoy the network took shows a different
+    reaches ``min_prior`` there; else None. A decoy the network took shows a different
     shape or a turned copy of it; the real gap takes the silhouette upright, or turned the way
     the piece search turns it. Nothing is searched where the heatmap has no such place."""
     height, width = prior.shape
@@ -625,12 +630,12 @@ def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[
         return None
     away = 0.5 * max(h, w)
     ys, xs = np.ogrid[y0:y1, x0:width]
-    seen = prior[y0:y1, x0:] >= HOLLOW_MIN_PRIOR
+    seen = prior[y0:y1, x0:] >= min_prior
     if not (seen & (np.hypot(xs - gap[0], ys - gap[1]) > away)).any():
         return None
     match = search_piece(image_rgb[y0:y1, x0:], piece).match(np.ascontiguousarray(prior[y0:y1, x0:]))
     found = (match.center[0] + x0, match.center[1] + y0)
-    if np.hypot(found[0] - gap[0], found[1] - gap[1]) <= away or value_at(prior, found) < HOLLOW_MIN_PRIOR:
+    if np.hypot(found[0] - gap[0], found[1] - gap[1]) <= away or value_at(prior, found) < min_prior:
         return None
     return found
 
