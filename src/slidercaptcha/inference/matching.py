@@ -571,28 +571,26 @@ def _closed_outline(energy: np.ndarray, r_min: int, bend: float) -> np.ndarray:
     ``bend`` per px of radius change between neighbouring rays (a knob's neck is a jump, paid
     for once). Dynamic programming around the rays twice, so the second turn starts where the
     path has settled and closes on itself; each step's best predecessor under the L1 cost comes
-    from two running minima (a distance transform), not a loop over jumps."""
+    from two running minima (a distance transform), not a loop over jumps, and the path is
+    traced back through the second turn."""
     rays, reach = energy.shape
     cost = -energy.astype(np.float64)
     cost[:, :r_min] = np.inf
-    r = np.arange(reach)
-    slope = bend * r
-    total, back = cost[0].copy(), np.zeros((2 * rays, reach), np.int64)
+    radius = np.arange(reach)
+    slope = bend * radius
+    totals = np.empty((2 * rays, reach))
+    totals[0] = cost[0]
     for i in range(1, 2 * rays):
-        down = total - slope  # from a radius k <= r: total[k] + bend * (r - k)
-        low = np.minimum.accumulate(down)
-        low_at = np.maximum.accumulate(np.where(down <= low, r, 0))
-        up = (total + slope)[::-1]  # from a radius k >= r: total[k] + bend * (k - r), reversed
-        high = np.minimum.accumulate(up)
-        high_at = reach - 1 - np.maximum.accumulate(np.where(up <= high, r, 0))
-        low, high, high_at = low + slope, high[::-1] - slope, high_at[::-1]
-        back[i] = np.where(low <= high, low_at, high_at)
-        total = np.minimum(low, high) + cost[i % rays]
-    path = np.zeros(2 * rays, np.int64)
-    path[-1] = int(np.argmin(total))
-    for i in range(2 * rays - 1, 0, -1):
-        path[i - 1] = back[i, path[i]]
-    return path[rays:]
+        prev = totals[i - 1]
+        from_below = np.minimum.accumulate(prev - slope) + slope  # min over k <= r of prev[k] + bend (r - k)
+        from_above = np.minimum.accumulate((prev + slope)[::-1])[::-1] - slope  # k >= r
+        np.minimum(from_below, from_above, out=totals[i])
+        totals[i] += cost[i % rays]
+    path = np.empty(rays, np.int64)
+    path[-1] = int(np.argmin(totals[-1]))
+    for i in range(rays - 1, 0, -1):
+        path[i - 1] = int(np.argmin(totals[rays + i - 1] + bend * np.abs(radius - path[i])))
+    return path
 
 
 def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piece:
@@ -600,18 +598,24 @@ def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piec
     closed outline of strongest edges across rays from it (:func:`_closed_outline`): a rim,
     bevel or drop shadow makes the outline the strongest edge around, whatever its shape.
     Returned as a :class:`Piece` in the image's coordinates, to be searched for like a given one."""
-    gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
-    height, width = gray.shape
+    height, width = image_rgb.shape[:2]
     reach = max(int(OUTLINE_REACH * height), 8)
-    radii = _closed_outline(_radial_edges(gray, slider, reach), max(int(OUTLINE_MIN * height), 2), OUTLINE_BEND)
+    margin = reach + 3  # the rays' reach and the gradient's 3×3 filters
+    left, top = max(int(slider[0]) - margin, 0), max(int(slider[1]) - margin, 0)
+    around = image_rgb[top:max(int(slider[1]) + margin + 1, 0), left:max(int(slider[0]) + margin + 1, 0)]
+    if around.size == 0:
+        raise ImageError(f"no drawn slider at ({slider[0]:.0f}, {slider[1]:.0f}): it lies outside the image")
+    gray = cv2.cvtColor(np.ascontiguousarray(around), cv2.COLOR_RGB2GRAY)
+    center = (slider[0] - left, slider[1] - top)
+    radii = _closed_outline(_radial_edges(gray, center, reach), max(int(OUTLINE_MIN * height), 2), OUTLINE_BEND)
     theta = np.arange(OUTLINE_RAYS) * (2 * np.pi / OUTLINE_RAYS)
-    outline = np.stack([slider[0] + radii * np.cos(theta), slider[1] + radii * np.sin(theta)], axis=1)
-    mask = np.zeros((height, width), np.uint8)
+    outline = np.stack([center[0] + radii * np.cos(theta), center[1] + radii * np.sin(theta)], axis=1)
+    mask = np.zeros(gray.shape, np.uint8)
     cv2.fillPoly(mask, [np.round(outline * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
     x0, y0, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         raise ImageError(f"no drawn slider at ({slider[0]:.0f}, {slider[1]:.0f}): it lies outside the image")
-    return Piece(mask[y0:y0 + h, x0:x0 + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
+    return Piece(mask[y0:y0 + h, x0:x0 + w] > 0, gray[y0:y0 + h, x0:x0 + w], left + x0, top + y0, width, height)
 
 
 def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],
@@ -620,7 +624,8 @@ def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[
     another hollow than ``gap`` (more than half the piece away) and the gap heatmap ``prior``
     reaches ``min_prior`` there; else None. A decoy the network took shows a different
     shape or a turned copy of it; the real gap takes the silhouette upright, or turned the way
-    the piece search turns it. Nothing is searched where the heatmap has no such place."""
+    the piece search turns it. Nothing is searched where the heatmap has no such place, and
+    only the columns from ``gap`` to the places it sees are (the answer is one of them)."""
     height, width = prior.shape
     piece = cut_drawn_slider(image_rgb, slider)
     h, w = piece.mask.shape
@@ -633,8 +638,12 @@ def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[
     seen = prior[y0:y1, x0:] >= min_prior
     if not (seen & (np.hypot(xs - gap[0], ys - gap[1]) > away)).any():
         return None
-    match = search_piece(image_rgb[y0:y1, x0:], piece).match(np.ascontiguousarray(prior[y0:y1, x0:]))
-    found = (match.center[0] + x0, match.center[1] + y0)
+    cols = x0 + np.flatnonzero(seen.any(axis=0))
+    lo = max(min(int(cols.min()), int(gap[0])) - w // 2 - PAD, x0)
+    hi = min(max(int(cols.max()), int(gap[0])) + w // 2 + PAD + 1, width)
+    lo = max(min(lo, hi - w), x0)
+    match = search_piece(image_rgb[y0:y1, lo:hi], piece).match(np.ascontiguousarray(prior[y0:y1, lo:hi]))
+    found = (match.center[0] + lo, match.center[1] + y0)
     if np.hypot(found[0] - gap[0], found[1] - gap[1]) <= away or value_at(prior, found) < min_prior:
         return None
     return found
