@@ -432,18 +432,20 @@ class OracleBackend:
     description = kind = "oracle"
     input_size = (256, 512)
 
-    def __init__(self, peak: tuple[float, float] | None = None):
-        self.peak = peak
+    def __init__(self, peak: tuple[float, float] | None = None,
+                 others: tuple[tuple[float, float, float], ...] = ()):
+        """peak: 0.8 at this canvas point; others: (x, y, height) of further peaks."""
+        self.peaks = (() if peak is None else ((*peak, 0.8),)) + tuple(others)
         self.batches: list[int] = []  # the size of every batch it was called with
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         b, h, w = batch.shape[0], batch.shape[2] // 4, batch.shape[3] // 4
         self.batches.append(b)
         heat = torch.zeros(h, w)
-        if self.peak is not None:
-            gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            cx, cy = self.peak[0] / 4 - 0.5, self.peak[1] / 4 - 0.5
-            heat = 0.8 * torch.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / 4.5)
+        gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        for x, y, height in self.peaks:
+            cx, cy = x / 4 - 0.5, y / 4 - 0.5
+            heat = torch.maximum(heat, height * torch.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / 4.5))
         zeros = torch.zeros(b, 2, h, w)
         return {"heatmap_gap": heat.expand(b, 1, h, w).clone(), "heatmap_slider": torch.zeros(b, 1, h, w),
                 "offset_gap": zeros, "offset_slider": zeros}
@@ -720,3 +722,64 @@ def test_outline_score_is_zero_where_the_image_is_flat():
         assert flat.any() and not flat.all()
         assert np.all(score[flat] == 0.0)
         assert 0.3 < score.max() <= 1.0 + 1e-5, (seed, score.max())
+
+
+def gap_with_paler_decoy(seed: int):
+    """A gap drawn as :func:`stamp` draws it and a decoy of the same shape drawn paler (10 %
+    darker, no outline), as vendors draw theirs. Returns the image, the gap's and the decoy's
+    centres."""
+    rng = np.random.default_rng(seed)
+    image = textured_background(rng)
+    mask = jigsaw_mask()
+    h, w = mask.shape
+    y = int(rng.integers(20, image.shape[0] - h - 20))
+    gap_x, decoy_x = (int(v) for v in rng.permutation([int(rng.integers(60, 160)), int(rng.integers(250, 350))]))
+    stamp(image, mask, gap_x, y)
+    roi = image[y:y + h, decoy_x:decoy_x + w]
+    roi[mask] = (roi[mask] * 0.9).astype(np.uint8)
+    return image, (gap_x + w / 2, y + h / 2), (decoy_x + w / 2, y + h / 2)
+
+
+def test_gap_candidates_are_the_heatmaps_separate_peaks_decoded_gap_first():
+    """Two peaks far apart are both candidates, the decoded gap first, each at its own point;
+    a second bump within ``CANDIDATE_SPACING`` cells of a peak, or under the minimum score, is not."""
+    from slidercaptcha.decode import decode, gap_candidates
+
+    image = textured_background(np.random.default_rng(0))
+    for others in (((302.0, 90.0, 0.6),), ((302.0, 90.0, 0.6), (114.0, 90.0, 0.5), (422.0, 150.0, 0.05))):
+        oracle = OracleBackend((100.0, 90.0), others)
+        batch = SliderSolver(oracle).run([image])
+        peaks = gap_candidates(batch.outputs, batch.boxes, batch.mask)[0]
+        decoded = decode(batch.outputs, batch.boxes, batch.mask)["gap"][0]
+        assert len(peaks.points) == 2, peaks
+        assert torch.allclose(peaks.points[0], decoded)
+        assert bool((peaks.ranks[:-1] >= peaks.ranks[1:]).all()) and peaks.scores[1] == pytest.approx(0.6, abs=0.01)
+        second = canvas_point(image, tuple(peaks.points[1].tolist()))
+        assert near(second, 302.0, 90.0, tol=4.0), second
+
+
+def test_pick_gap_takes_a_clearly_stronger_outline_only():
+    from slidercaptcha.inference.matching import pick_gap
+
+    assert pick_gap([0.5, 0.4], [1.0, 1.8], weight=0.15, margin=0.5) == 1  # 0.67 > 0.65, 0.8 stronger
+    assert pick_gap([0.5, 0.4], [1.0, 1.4], weight=0.15, margin=0.5) == 0  # 0.4 stronger: under the margin
+    assert pick_gap([0.5, 0.2], [1.0, 2.5], weight=0.15, margin=0.5) == 0  # stronger, but ranked too low
+    assert pick_gap([0.5, 0.4, 0.45], [1.0, 1.8, 1.9], weight=0.15, margin=0.5) == 2
+
+
+def test_gap_only_solve_prefers_the_gap_over_a_paler_decoy_the_network_ranked_first():
+    """The stand-in network puts 0.8 on the paler decoy and 0.7 on the gap; the gap's outline is
+    far stronger (its strength per :func:`outline_strengths`), so the solver answers the gap.
+    With ``weigh_gaps=False`` it answers the heatmap's best peak, the decoy."""
+    from slidercaptcha.inference.matching import outline_strengths
+
+    found = kept = stronger = 0
+    for seed in range(10):
+        image, gap, decoy = gap_with_paler_decoy(seed)
+        strengths = outline_strengths(image, np.array([gap, decoy]))
+        stronger += bool(strengths[0] - strengths[1] >= 0.7)
+        oracle = OracleBackend(canvas_point(image, decoy), ((*canvas_point(image, gap), 0.7),))
+        found += near(SliderSolver(oracle).solve(image).gap, *gap, tol=4.0)
+        kept += near(SliderSolver(oracle, weigh_gaps=False).solve(image).gap, *decoy, tol=4.0)
+    # Measured: 10/10 stronger, 10/10 found, 10/10 kept.
+    assert stronger >= 9 and found >= 9 and kept == 10, f"stronger {stronger}, found {found}, kept {kept} of 10"

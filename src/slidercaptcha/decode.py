@@ -5,6 +5,8 @@ All functions work on whole batches with tensor ops; no Python loop per pixel or
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -24,11 +26,16 @@ def _peak_in_rows(heatmap: torch.Tensor, rows: torch.Tensor | None) -> tuple[tor
     first (top-left) cell; the smoothed map peaks at the plateau's centre, and at a lone
     spike's own cell. The score is the raw value there.
     """
-    smooth = F.conv2d(F.pad(heatmap[:, None], (1, 1, 1, 1), mode="replicate"), _BINOMIAL.to(heatmap))[:, 0]
+    smooth = _smoothed(heatmap)
     if rows is not None:
         smooth = smooth.masked_fill(~rows[:, :, None], -2.0)
     idx = smooth.flatten(1).argmax(dim=1)
     return idx, heatmap.flatten(1).gather(1, idx[:, None])[:, 0]
+
+
+def _smoothed(heatmap: torch.Tensor) -> torch.Tensor:
+    """[B,h,w] heatmap smoothed by the 3×3 binomial kernel (edges replicated)."""
+    return F.conv2d(F.pad(heatmap[:, None], (1, 1, 1, 1), mode="replicate"), _BINOMIAL.to(heatmap))[:, 0]
 
 
 def points_at(idx: torch.Tensor, offset: torch.Tensor, width: int) -> torch.Tensor:
@@ -50,6 +57,10 @@ SLIDER_THRESHOLD = 0.3  # a slider peak below this: no piece drawn in the image 
 # gap anywhere: a decoy or an object read as a slider in a piece-free captcha (common in spc's
 # Dingxiang) would pull the gap onto a wrong row. Chosen on spc train and the synthetic val sets.
 JOINT_MIN_RATIO = 0.7
+# Gap-only captchas: the heatmap peaks the solver weighs against each other (gap_candidates).
+CANDIDATES = 4
+CANDIDATE_MIN_SCORE = 0.1
+CANDIDATE_SPACING = 7  # cells (28 canvas px): peaks closer than this belong to one hollow
 
 
 def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Tensor | None = None,
@@ -95,3 +106,34 @@ def decode(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Te
         sc = outputs["angle"].flatten(2).gather(2, gap_idx[:, None, None].expand(-1, 2, 1))[:, :, 0]
         result["gap_angle"] = torch.rad2deg(torch.atan2(sc[:, 0], sc[:, 1]))
     return result
+
+
+class GapCandidates(NamedTuple):
+    """One image's separate gap-heatmap peaks, best first (the first is :func:`decode`'s gap)."""
+
+    points: torch.Tensor  # [n,2] original pixels, cell + sub-cell offset
+    ranks: torch.Tensor  # [n] smoothed peak values, by which decode ranks them
+    scores: torch.Tensor  # [n] raw heatmap values there (decode's gap_score)
+
+
+def gap_candidates(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Tensor | None = None,
+                   count: int = CANDIDATES, min_score: float = CANDIDATE_MIN_SCORE,
+                   spacing: int = CANDIDATE_SPACING) -> list[GapCandidates]:
+    """Per image, up to ``count`` separate peaks of the gap heatmap: maxima of the smoothed map
+    (as :func:`decode` takes them, so the first is its gap) within ``spacing`` cells, scoring at
+    least ``min_score`` (the first is kept whatever its score). Where a decoy outscores the gap,
+    the gap is usually the second."""
+    valid = None if mask is None else valid_cells(mask)
+    heatmap = _masked(outputs["heatmap_gap"], valid)[:, 0]
+    smooth = _smoothed(heatmap)
+    peaks = smooth == F.max_pool2d(smooth[:, None], spacing, 1, spacing // 2)[:, 0]
+    width = heatmap.shape[-1]
+    found = []
+    for i in range(heatmap.shape[0]):
+        ranks, top = smooth[i].masked_fill(~peaks[i], -2.0).flatten().topk(min(count, peaks[i].numel()))
+        keep = (heatmap[i].flatten()[top] >= min_score) | (torch.arange(len(top)) == 0)
+        ranks, top = ranks[keep], top[keep]
+        points = to_original(points_at(top, outputs["offset_gap"][i:i + 1].expand(len(top), -1, -1, -1), width),
+                             boxes[i:i + 1].expand(len(top), -1))
+        found.append(GapCandidates(points, ranks, heatmap[i].flatten()[top]))
+    return found

@@ -68,6 +68,12 @@ OUTLINE_RAYS = 64
 OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
 OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
 OUTLINE_BEND = 0.05  # cost of one px of radius between neighbouring rays (edge strengths are 0..1)
+OUTLINE_STRENGTH_CAP = 3.0  # × the image's 90th-percentile gradient: one very sharp outline counts no more
+# Gap-only captchas: how much the outline's strength adds to a heatmap peak's rank, and by how
+# much another peak's outline must beat the first's to be considered (chosen on spc train and
+# the validation sets with ``benchmarks/tune_gap_outline.py``, MODEL_CARD.md):
+GAP_OUTLINE_WEIGHT = 0.15
+GAP_OUTLINE_MARGIN = 0.5
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
 HOLLOW_MIN_PRIOR = 0.15
@@ -553,17 +559,16 @@ def _align(image_edges: np.ndarray, gap: tuple[float, float], slider: tuple[floa
     return best_gap, best_slider, best_score
 
 
-def _radial_edges(gray: np.ndarray, center: tuple[float, float], reach: int) -> np.ndarray:
-    """[OUTLINE_RAYS, reach]: the gradient along each ray from ``center``, per px of radius,
-    scaled to 0..1 by its 99th percentile. An outline around the centre crosses every ray;
-    texture edges that run along a ray barely register."""
+def _radial_gradient(gray: np.ndarray, center: tuple[float, float], reach: int) -> np.ndarray:
+    """[OUTLINE_RAYS, reach]: the gradient along each ray from ``center``, per px of radius, in
+    grey levels. An outline around the centre crosses every ray; texture edges that run along a
+    ray barely register."""
     blurred = cv2.GaussianBlur(gray.astype(np.float32), (3, 3), 0)
     flags = cv2.WARP_POLAR_LINEAR + cv2.INTER_LINEAR + cv2.WARP_FILL_OUTLIERS  # outside the image: 0
     gx, gy = (cv2.warpPolar(cv2.Sobel(blurred, cv2.CV_32F, *d), (reach, OUTLINE_RAYS), center, reach, flags)
               for d in ((1, 0), (0, 1)))
     theta = np.arange(OUTLINE_RAYS)[:, None] * (2 * np.pi / OUTLINE_RAYS)
-    radial = np.abs(gx * np.cos(theta) + gy * np.sin(theta))
-    return np.minimum(radial / max(float(np.percentile(radial, 99)), 1e-3), 1.0)
+    return np.abs(gx * np.cos(theta) + gy * np.sin(theta))
 
 
 def _closed_outline(energy: np.ndarray, r_min: int, bend: float) -> np.ndarray:
@@ -593,29 +598,66 @@ def _closed_outline(energy: np.ndarray, r_min: int, bend: float) -> np.ndarray:
     return path
 
 
-def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piece:
-    """The drawn slider's silhouette around its centre (the network's point), traced as the
-    closed outline of strongest edges across rays from it (:func:`_closed_outline`): a rim,
-    bevel or drop shadow makes the outline the strongest edge around, whatever its shape.
-    Returned as a :class:`Piece` in the image's coordinates, to be searched for like a given one."""
-    height, width = image_rgb.shape[:2]
+def trace_outline(gray: np.ndarray, point: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The closed outline of strongest edges around ``point`` (:func:`_closed_outline` over the
+    radial gradient scaled to 0..1 by its 99th percentile): (outline [OUTLINE_RAYS, 2] in
+    ``gray``'s pixels, the gradient across it on each ray in grey levels). A drawn piece's or a
+    gap's rim, bevel, shadow or fill makes its outline the strongest edge around, whatever its
+    shape. Only the surroundings of ``point`` are read."""
+    height = gray.shape[0]
     reach = max(int(OUTLINE_REACH * height), 8)
     margin = reach + 3  # the rays' reach and the gradient's 3×3 filters
-    left, top = max(int(slider[0]) - margin, 0), max(int(slider[1]) - margin, 0)
-    around = image_rgb[top:max(int(slider[1]) + margin + 1, 0), left:max(int(slider[0]) + margin + 1, 0)]
+    left, top = max(int(point[0]) - margin, 0), max(int(point[1]) - margin, 0)
+    around = gray[top:max(int(point[1]) + margin + 1, 0), left:max(int(point[0]) + margin + 1, 0)]
     if around.size == 0:
-        raise ImageError(f"no drawn slider at ({slider[0]:.0f}, {slider[1]:.0f}): it lies outside the image")
-    gray = cv2.cvtColor(np.ascontiguousarray(around), cv2.COLOR_RGB2GRAY)
-    center = (slider[0] - left, slider[1] - top)
-    radii = _closed_outline(_radial_edges(gray, center, reach), max(int(OUTLINE_MIN * height), 2), OUTLINE_BEND)
+        raise ImageError(f"({point[0]:.0f}, {point[1]:.0f}) lies outside the image: no outline to trace")
+    radial = _radial_gradient(around, (point[0] - left, point[1] - top), reach)
+    energy = np.minimum(radial / max(float(np.percentile(radial, 99)), 1e-3), 1.0)
+    radii = _closed_outline(energy, max(int(OUTLINE_MIN * height), 2), OUTLINE_BEND)
     theta = np.arange(OUTLINE_RAYS) * (2 * np.pi / OUTLINE_RAYS)
-    outline = np.stack([center[0] + radii * np.cos(theta), center[1] + radii * np.sin(theta)], axis=1)
-    mask = np.zeros(gray.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(outline * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
-    x0, y0, w, h = cv2.boundingRect(mask)
+    outline = np.stack([point[0] + radii * np.cos(theta), point[1] + radii * np.sin(theta)], axis=1)
+    return outline, radial[np.arange(OUTLINE_RAYS), radii]
+
+
+def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piece:
+    """The drawn slider's silhouette around its centre (the network's point): the closed outline
+    traced around it (:func:`trace_outline`), as a :class:`Piece` in the image's coordinates, to
+    be searched for like a given one."""
+    gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
+    height, width = gray.shape
+    outline, _ = trace_outline(gray, slider)
+    x0, y0 = (max(int(np.floor(v)), 0) for v in outline.min(axis=0))
+    x1, y1 = min(int(np.ceil(outline[:, 0].max())) + 1, width), min(int(np.ceil(outline[:, 1].max())) + 1, height)
+    mask = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)), np.uint8)
+    cv2.fillPoly(mask, [np.round((outline - (x0, y0)) * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
+    bx, by, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         raise ImageError(f"no drawn slider at ({slider[0]:.0f}, {slider[1]:.0f}): it lies outside the image")
-    return Piece(mask[y0:y0 + h, x0:x0 + w] > 0, gray[y0:y0 + h, x0:x0 + w], left + x0, top + y0, width, height)
+    x0, y0 = x0 + bx, y0 + by
+    return Piece(mask[by:by + h, bx:bx + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
+
+
+def pick_gap(ranks: np.ndarray, strengths: np.ndarray, weight: float = GAP_OUTLINE_WEIGHT,
+             margin: float = GAP_OUTLINE_MARGIN) -> int:
+    """Which of a gap-only captcha's heatmap peaks (their ``ranks``, best first, and their
+    :func:`outline_strengths`) is the gap: the best rank plus ``weight`` × strength, among the
+    first peak and those whose outline is at least ``margin`` stronger than the first's. A decoy
+    the network ranked first loses where it is drawn clearly paler than the gap."""
+    strengths = np.asarray(strengths, np.float64)
+    total = np.asarray(ranks, np.float64) + weight * strengths
+    total[1:][strengths[1:] - strengths[0] < margin] = -np.inf
+    return int(np.argmax(total))
+
+
+def outline_strengths(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How strongly a closed outline stands out around each point: the mean gradient across the
+    outline traced there (:func:`trace_outline`) over the image's 90th-percentile gradient,
+    capped at ``OUTLINE_STRENGTH_CAP``. A gap is drawn as a dark, light or rimmed hollow; a decoy
+    is usually drawn paler, so its outline is weaker."""
+    gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
+    scale = max(float(np.percentile(edges(gray), 90)), 1e-3)
+    return np.array([min(float(trace_outline(gray, (float(x), float(y)))[1].mean()) / scale, OUTLINE_STRENGTH_CAP)
+                     for x, y in points])
 
 
 def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],

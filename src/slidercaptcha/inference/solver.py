@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from slidercaptcha.decode import SLIDER_THRESHOLD, decode
+from slidercaptcha.decode import SLIDER_THRESHOLD, GapCandidates, decode, gap_candidates
 from slidercaptcha.grid import canvas_to_grid
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, create_backend
 from slidercaptcha.inference.images import (
@@ -35,6 +35,8 @@ from slidercaptcha.inference.matching import (
     PieceSearch,
     align_drawn_slider,
     heatmap_in_image,
+    outline_strengths,
+    pick_gap,
     read_piece,
     search_piece,
     slider_position,
@@ -117,15 +119,19 @@ class SliderSolver:
 
     def __init__(self, backend: TorchBackend | OnnxBackend, slider_threshold: float = SLIDER_THRESHOLD,
                  joint: bool = True, limits: ImageLimits = DEFAULT_LIMITS, align: bool = True,
-                 piece_first: bool = True):
+                 piece_first: bool = True, weigh_gaps: bool = True):
         """align: in composite captchas, match the drawn slider against the gap to measure the
         sliding distance at full resolution (:func:`~slidercaptcha.inference.matching.align_drawn_slider`);
         off returns the heatmaps' points as decoded.
         piece_first: with a separate piece, take its fit without running the network when the
         fit is decisive (:attr:`~slidercaptcha.inference.matching.PieceSearch.decisive`); off
-        always adds the network's gap heatmap as a prior."""
+        always adds the network's gap heatmap as a prior.
+        weigh_gaps: in gap-only captchas, weigh the heatmap's peaks by how strongly an outline
+        stands out around each (:func:`~slidercaptcha.inference.matching.pick_gap`); off
+        returns the heatmap's best peak as decoded."""
         self.backend = backend
         self.align = align
+        self.weigh_gaps = weigh_gaps
         self.piece_first = piece_first
         self.slider_threshold = slider_threshold
         self.joint = joint
@@ -202,6 +208,17 @@ class SliderSolver:
             sin, cos = angle[:, row, col].tolist()
             found["gap_angle"] = float(np.degrees(np.arctan2(sin, cos)))
 
+    @staticmethod
+    def _weigh_gap(batch: BatchOutput, i: int, peaks: GapCandidates, found: dict) -> None:
+        """Gap-only captcha: the heatmap's peaks weighed by how strongly an outline stands out
+        around each (:func:`~slidercaptcha.inference.matching.pick_gap`), so a paler decoy the
+        network ranked first loses to the gap."""
+        if len(peaks.points) < 2:
+            return
+        best = pick_gap(peaks.ranks.numpy(), outline_strengths(to_rgb(batch.images[i]), peaks.points.numpy()))
+        if best:  # peak 0 is the decoded gap already
+            found["gap"], found["gap_confidence"] = tuple(map(float, peaks.points[best])), float(peaks.scores[best])
+
     def _align(self, batch: BatchOutput, i: int, found: dict) -> None:
         """Composite captcha: the drawn slider, matched against the gap (and along its row, with
         the heatmap as a prior), sets the sliding distance at full resolution."""
@@ -237,12 +254,17 @@ class SliderSolver:
             t_dec = time.perf_counter()
             with decoding_mode():
                 decoded = self._decode(batch)
+                candidates = None
                 t_match = time.perf_counter()
                 for j, i in enumerate(rest):
                     if searches[i] is not None:
                         self._use_piece(batch, j, searches[i], decoded[j])
-                    elif self.align and decoded[j]["slider"] is not None:
-                        self._align(batch, j, decoded[j])
+                    elif decoded[j]["slider"] is not None:
+                        if self.align:
+                            self._align(batch, j, decoded[j])
+                    elif self.weigh_gaps:
+                        candidates = candidates or gap_candidates(batch.outputs, batch.boxes, batch.mask)
+                        self._weigh_gap(batch, j, candidates[j], decoded[j])
                     found[i] = decoded[j]
             timing["preprocess"] += batch.timing["preprocess"]
             timing["model"] = batch.timing["model"]

@@ -1,0 +1,103 @@
+"""Choose how much a closed outline's strength weighs when a gap-only captcha's heatmap has several peaks.
+
+    python benchmarks/tune_gap_outline.py --spc data/real/spc --spc-split train \
+        --data data/default_model/val data/styles_model/val
+
+Where the network sees no slider and no piece is given, the solver weighs the gap heatmap's
+peaks (``decode.gap_candidates``) by how strongly an outline stands out around each
+(``matching.pick_gap``: the peak's rank + weight × ``outline_strengths``, among the first
+peak and those whose outline is at least a margin stronger). For each weight and margin: spc vendors scored as ``bench_real.py`` scores them (x error within 5 px once the
+vendor's median signed error is removed), generated sets' gap-only captchas by the gap centre
+within 5 px. Tune on spc train and the validation sets; spc val stays the yardstick
+(``bench_real.py``). Prints a table and writes ``benchmarks/results/tune_gap_outline.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from slidercaptcha.data.labels import LabelRecord, read_labels, read_spc
+from slidercaptcha.decode import gap_candidates
+from slidercaptcha.inference import SliderSolver
+from slidercaptcha.inference.matching import (
+    GAP_OUTLINE_MARGIN,
+    GAP_OUTLINE_WEIGHT,
+    outline_strengths,
+    pick_gap,
+)
+from slidercaptcha.inference.solver import decoding_mode
+from slidercaptcha.metrics import x_error_summary
+from slidercaptcha.preprocess import to_rgb
+
+RULES = ((0.0, 0.0), *((w, m) for w in (0.1, 0.15, 0.2, 0.3) for m in (0.0, 0.3, 0.4, 0.5, 0.6)))  # (weight, margin)
+
+
+def label(rule: tuple[float, float]) -> str:
+    return "off" if rule[0] == 0 else f"weight {rule[0]:g}, margin {rule[1]:g}"
+
+
+def answers(solver: SliderSolver, records: list[LabelRecord], desc: str) -> dict[str, list[tuple[float, float]]]:
+    """{rule: the gap each record gets}: the decoded gap where a slider is seen, else the peak
+    ``pick_gap`` picks under that rule (the first peak is the decoded gap)."""
+    out: dict[str, list[tuple[float, float]]] = {label(rule): [] for rule in RULES}
+    for r in tqdm(records, desc=desc, leave=False, disable=None):
+        batch = solver.run([r.file])
+        with decoding_mode():
+            found = solver._decode(batch)[0]  # as solve() decodes
+            peaks = gap_candidates(batch.outputs, batch.boxes, batch.mask)[0]
+        strengths = None
+        if found["slider"] is None and len(peaks.points) > 1:
+            strengths = outline_strengths(to_rgb(batch.images[0]), peaks.points.numpy())
+        for weight, margin in RULES:  # every rule from one trace per peak
+            best = 0 if strengths is None else pick_gap(peaks.ranks.numpy(), strengths, weight, margin)
+            out[label((weight, margin))].append(found["gap"] if best == 0 else tuple(map(float, peaks.points[best])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--spc", type=Path, help="the spc set's folder (data/real/spc)")
+    p.add_argument("--spc-split", default="train", choices=("train", "val"))
+    p.add_argument("--data", nargs="*", type=Path, default=[], help="generated sets (their gap-only captchas)")
+    p.add_argument("--model", help="model path (default: the packaged one)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "tune_gap_outline.json"))
+    args = p.parse_args(argv)
+    solver = SliderSolver.load(args.model, threads=args.threads)
+    table: dict[str, dict] = {}
+    if args.spc:
+        records, _ = read_spc(args.spc, (args.spc_split,))
+        for vendor in sorted({r.sample_type for r in records}):
+            group = [r for r in records if r.sample_type == vendor]
+            found = answers(solver, group, vendor)
+            table[f"spc {args.spc_split} {vendor}"] = {"n": len(group), "within_5px": {
+                rule: x_error_summary(np.array([x - r.gap_nearest((x, y))[0] for r, (x, y) in zip(group, pts, strict=True)]))[
+                    "within_5px_median_removed"] / 100 for rule, pts in found.items()}}
+    for root in args.data:
+        group = [r for r in read_labels(root)[0] if r.mode == "gap-only"]
+        found = answers(solver, group, root.name)
+        table[str(root)] = {"n": len(group), "within_5px": {
+            rule: float(np.mean([np.hypot(*np.subtract(pt, r.gap)) <= 5 for r, pt in zip(group, pts, strict=True)]))
+            for rule, pts in found.items()}}
+    names = list(table)
+    print("| rule | " + " | ".join(f"{n} ({table[n]['n']})" for n in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for rule in map(label, RULES):
+        print(f"| {rule} | " + " | ".join(f"{100 * table[n]['within_5px'][rule]:.1f}" for n in names) + " |")
+    print(f"in use: GAP_OUTLINE_WEIGHT = {GAP_OUTLINE_WEIGHT:g}, GAP_OUTLINE_MARGIN = {GAP_OUTLINE_MARGIN:g}")
+    Path(args.out).write_text(json.dumps({
+        "command": "python benchmarks/tune_gap_outline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model": solver.backend.description,
+        "in_use": {"weight": GAP_OUTLINE_WEIGHT, "margin": GAP_OUTLINE_MARGIN}, "sets": table}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
