@@ -5,8 +5,9 @@
 
 Where the network sees no slider and no piece is given, the solver weighs the gap heatmap's
 peaks (``decode.gap_candidates``) by how strongly an outline stands out around each
-(``matching.pick_gap``: the peak's rank + weight × ``outline_strengths``, among the first
-peak and those whose outline is at least a margin stronger). For each weight and margin: spc vendors scored as ``bench_real.py`` scores them (x error within 5 px once the
+(``matching.choose_gap``: the peak's rank + weight × ``outline_strengths``, among the first
+peak and those ranked within a doubt of it whose outline is at least a margin stronger). For
+each rule: spc vendors scored as ``bench_real.py`` scores them (x error within 5 px once the
 vendor's median signed error is removed), generated sets' gap-only captchas by the gap centre
 within 5 px. Tune on spc train and the validation sets; spc val stays the yardstick
 (``bench_real.py``). Prints a table and writes ``benchmarks/results/tune_gap_outline.json``.
@@ -28,18 +29,22 @@ from slidercaptcha.inference import SliderSolver
 from slidercaptcha.inference.matching import (
     GAP_OUTLINE_MARGIN,
     GAP_OUTLINE_WEIGHT,
+    GAP_RANK_DOUBT,
+    choose_gap,
     outline_strengths,
-    pick_gap,
 )
 from slidercaptcha.inference.solver import decoding_mode
 from slidercaptcha.metrics import x_error_summary
 from slidercaptcha.preprocess import to_rgb
 
-RULES = ((0.0, 0.0), *((w, m) for w in (0.1, 0.15, 0.2, 0.3) for m in (0.0, 0.3, 0.4, 0.5, 0.6)))  # (weight, margin)
+# (weight, margin, doubt): off, then weights × margins with every peak weighed, then doubts
+RULES = ((0.0, 0.0, np.inf), *((w, m, np.inf) for w in (0.1, 0.15, 0.2, 0.3) for m in (0.0, 0.3, 0.4, 0.5, 0.6)),
+         *((GAP_OUTLINE_WEIGHT, GAP_OUTLINE_MARGIN, d) for d in (0.1, 0.15, 0.2, 0.3)))
 
 
-def label(rule: tuple[float, float]) -> str:
-    return "off" if rule[0] == 0 else f"weight {rule[0]:g}, margin {rule[1]:g}"
+def label(rule: tuple[float, float, float]) -> str:
+    weight, margin, doubt = rule
+    return "off" if weight == 0 else f"weight {weight:g}, margin {margin:g}, doubt {doubt:g}"
 
 
 def answers(solver: SliderSolver, records: list[LabelRecord], desc: str) -> dict[str, list[tuple[float, float]]]:
@@ -54,9 +59,9 @@ def answers(solver: SliderSolver, records: list[LabelRecord], desc: str) -> dict
         strengths = None
         if found["slider"] is None and len(peaks.points) > 1:
             strengths = outline_strengths(to_rgb(batch.images[0]), peaks.points.numpy())
-        for weight, margin in RULES:  # every rule from one trace per peak
-            best = 0 if strengths is None else pick_gap(peaks.ranks.numpy(), strengths, weight, margin)
-            out[label((weight, margin))].append(found["gap"] if best == 0 else tuple(map(float, peaks.points[best])))
+        for rule in RULES:  # every rule from one trace per peak (pick_gap traces only the peaks in doubt)
+            best = 0 if strengths is None else choose_gap(peaks.ranks.numpy(), strengths, *rule)
+            out[label(rule)].append(found["gap"] if best == 0 else tuple(map(float, peaks.points[best])))
     return out
 
 
@@ -90,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---|" * len(names))
     for rule in map(label, RULES):
         print(f"| {rule} | " + " | ".join(f"{100 * table[n]['within_5px'][rule]:.1f}" for n in names) + " |")
-    print(f"in use: GAP_OUTLINE_WEIGHT = {GAP_OUTLINE_WEIGHT:g}, GAP_OUTLINE_MARGIN = {GAP_OUTLINE_MARGIN:g}")
+    print(f"in use: {label((GAP_OUTLINE_WEIGHT, GAP_OUTLINE_MARGIN, GAP_RANK_DOUBT))}")
     Path(args.out).write_text(json.dumps({
         "command": "python benchmarks/tune_gap_outline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": solver.backend.description,
-        "in_use": {"weight": GAP_OUTLINE_WEIGHT, "margin": GAP_OUTLINE_MARGIN}, "sets": table}, indent=1) + "\n")
+        "in_use": label((GAP_OUTLINE_WEIGHT, GAP_OUTLINE_MARGIN, GAP_RANK_DOUBT)), "sets": table}, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -758,13 +758,15 @@ def test_gap_candidates_are_the_heatmaps_separate_peaks_decoded_gap_first():
         assert near(second, 302.0, 90.0, tol=4.0), second
 
 
-def test_pick_gap_takes_a_clearly_stronger_outline_only():
-    from slidercaptcha.inference.matching import pick_gap
+def test_choose_gap_takes_a_clearly_stronger_outline_of_a_peak_in_doubt_only():
+    from slidercaptcha.inference.matching import choose_gap
 
-    assert pick_gap([0.5, 0.4], [1.0, 1.8], weight=0.15, margin=0.5) == 1  # 0.67 > 0.65, 0.8 stronger
-    assert pick_gap([0.5, 0.4], [1.0, 1.4], weight=0.15, margin=0.5) == 0  # 0.4 stronger: under the margin
-    assert pick_gap([0.5, 0.2], [1.0, 2.5], weight=0.15, margin=0.5) == 0  # stronger, but ranked too low
-    assert pick_gap([0.5, 0.4, 0.45], [1.0, 1.8, 1.9], weight=0.15, margin=0.5) == 2
+    rule = {"weight": 0.15, "margin": 0.5, "doubt": 0.2}
+    assert choose_gap([0.5, 0.4], [1.0, 1.8], **rule) == 1  # 0.67 > 0.65, 0.8 stronger
+    assert choose_gap([0.5, 0.4], [1.0, 1.4], **rule) == 0  # 0.4 stronger: under the margin
+    assert choose_gap([0.5, 0.25], [1.0, 3.0], **rule) == 0  # would win on the sum, but ranked 0.25 lower
+    assert choose_gap([0.5, 0.25], [1.0, 3.0], **{**rule, "doubt": 1.0}) == 1
+    assert choose_gap([0.5, 0.4, 0.45], [1.0, 1.8, 1.9], **rule) == 2
 
 
 def test_gap_only_solve_prefers_the_gap_over_a_paler_decoy_the_network_ranked_first():

@@ -69,11 +69,13 @@ OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
 OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
 OUTLINE_BEND = 0.05  # cost of one px of radius between neighbouring rays (edge strengths are 0..1)
 OUTLINE_STRENGTH_CAP = 3.0  # × the image's 90th-percentile gradient: one very sharp outline counts no more
-# Gap-only captchas: how much the outline's strength adds to a heatmap peak's rank, and by how
-# much another peak's outline must beat the first's to be considered (chosen on spc train and
-# the validation sets with ``benchmarks/tune_gap_outline.py``, MODEL_CARD.md):
+# Gap-only captchas: how much the outline's strength adds to a heatmap peak's rank, by how much
+# another peak's outline must beat the first's, and how close its rank must be, for it to be
+# considered (chosen on spc train and the validation sets with ``benchmarks/tune_gap_outline.py``,
+# MODEL_CARD.md):
 GAP_OUTLINE_WEIGHT = 0.15
 GAP_OUTLINE_MARGIN = 0.5
+GAP_RANK_DOUBT = 0.2  # only peaks ranked within this of the first are weighed (and traced)
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
 HOLLOW_MIN_PRIOR = 0.15
@@ -637,16 +639,27 @@ def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piec
     return Piece(mask[by:by + h, bx:bx + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
 
 
-def pick_gap(ranks: np.ndarray, strengths: np.ndarray, weight: float = GAP_OUTLINE_WEIGHT,
-             margin: float = GAP_OUTLINE_MARGIN) -> int:
+def choose_gap(ranks: np.ndarray, strengths: np.ndarray, weight: float = GAP_OUTLINE_WEIGHT,
+               margin: float = GAP_OUTLINE_MARGIN, doubt: float = GAP_RANK_DOUBT) -> int:
     """Which of a gap-only captcha's heatmap peaks (their ``ranks``, best first, and their
     :func:`outline_strengths`) is the gap: the best rank plus ``weight`` × strength, among the
-    first peak and those whose outline is at least ``margin`` stronger than the first's. A decoy
-    the network ranked first loses where it is drawn clearly paler than the gap."""
-    strengths = np.asarray(strengths, np.float64)
-    total = np.asarray(ranks, np.float64) + weight * strengths
-    total[1:][strengths[1:] - strengths[0] < margin] = -np.inf
+    first peak and those ranked within ``doubt`` of it whose outline is at least ``margin``
+    stronger than the first's. A decoy the network ranked first, but not by far, loses where
+    it is drawn clearly paler than the gap."""
+    ranks, strengths = np.asarray(ranks, np.float64), np.asarray(strengths, np.float64)
+    total = ranks + weight * strengths
+    total[1:][(strengths[1:] - strengths[0] < margin) | (ranks[1:] < ranks[0] - doubt)] = -np.inf
     return int(np.argmax(total))
+
+
+def pick_gap(image_rgb: np.ndarray, points: np.ndarray, ranks: np.ndarray) -> int:
+    """:func:`choose_gap` with the outlines traced only where the heatmap is in doubt (another
+    peak ranked within ``GAP_RANK_DOUBT`` of the first)."""
+    ranks = np.asarray(ranks, np.float64)
+    near = np.flatnonzero(ranks >= ranks[0] - GAP_RANK_DOUBT)
+    if len(near) < 2:
+        return 0
+    return int(near[choose_gap(ranks[near], outline_strengths(image_rgb, np.asarray(points)[near]))])
 
 
 def outline_strengths(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:

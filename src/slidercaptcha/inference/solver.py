@@ -35,7 +35,6 @@ from slidercaptcha.inference.matching import (
     PieceSearch,
     align_drawn_slider,
     heatmap_in_image,
-    outline_strengths,
     pick_gap,
     read_piece,
     search_piece,
@@ -213,9 +212,7 @@ class SliderSolver:
         """Gap-only captcha: the heatmap's peaks weighed by how strongly an outline stands out
         around each (:func:`~slidercaptcha.inference.matching.pick_gap`), so a paler decoy the
         network ranked first loses to the gap."""
-        if len(peaks.points) < 2:
-            return
-        best = pick_gap(peaks.ranks.numpy(), outline_strengths(to_rgb(batch.images[i]), peaks.points.numpy()))
+        best = pick_gap(to_rgb(batch.images[i]), peaks.points.numpy(), peaks.ranks.numpy())
         if best:  # peak 0 is the decoded gap already
             found["gap"], found["gap_confidence"] = tuple(map(float, peaks.points[best])), float(peaks.scores[best])
 
