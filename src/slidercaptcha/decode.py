@@ -1,12 +1,15 @@
 """Model output → points in original-image pixels (CenterNet-style peak + offset).
 
-All functions work on whole batches with tensor ops; no Python loop per pixel or sample.
+:func:`decode` works on whole batches with tensor ops, no Python loop per pixel or sample;
+:func:`gap_candidates`, which the solver asks for per gap-only captcha, works per image.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -122,18 +125,23 @@ def gap_candidates(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: 
     """Per image, up to ``count`` separate peaks of the gap heatmap: maxima of the smoothed map
     (as :func:`decode` takes them, so the first is its gap) within ``spacing`` cells, scoring at
     least ``min_score`` (the first is kept whatever its score). Where a decoy outscores the gap,
-    the gap is usually the second."""
+    the gap is usually the second. The solver asks for them per gap-only captcha, so past the
+    batch's smoothing the work is numpy and OpenCV (a few torch calls per image cost more)."""
     valid = None if mask is None else valid_cells(mask)
     heatmap = _masked(outputs["heatmap_gap"], valid)[:, 0]
-    smooth = _smoothed(heatmap)
-    peaks = smooth == F.max_pool2d(smooth[:, None], spacing, 1, spacing // 2)[:, 0]
+    smooth, heatmap = _smoothed(heatmap).numpy(), heatmap.numpy()
+    offsets, boxes = outputs["offset_gap"].numpy(), boxes.numpy()
     width = heatmap.shape[-1]
+    window = np.ones((spacing, spacing), np.uint8)
     found = []
-    for i in range(heatmap.shape[0]):
-        ranks, top = smooth[i].masked_fill(~peaks[i], -2.0).flatten().topk(min(count, peaks[i].numel()))
-        keep = (heatmap[i].flatten()[top] >= min_score) | (torch.arange(len(top)) == 0)
-        ranks, top = ranks[keep], top[keep]
-        points = to_original(points_at(top, outputs["offset_gap"][i:i + 1].expand(len(top), -1, -1, -1), width),
-                             boxes[i:i + 1].expand(len(top), -1))
-        found.append(GapCandidates(points, ranks, heatmap[i].flatten()[top]))
+    for i in range(len(heatmap)):
+        values = smooth[i].ravel()
+        peaks = np.flatnonzero(smooth[i] == cv2.dilate(smooth[i], window))
+        top = peaks[np.argsort(-values[peaks], kind="stable")][:count]  # ties: the first cell, as argmax
+        top = top[(heatmap[i].ravel()[top] >= min_score) | (np.arange(len(top)) == 0)]
+        cells = np.stack([top % width, top // width], axis=1).astype(np.float32)
+        canvas = grid_to_canvas(cells + offsets[i].reshape(2, -1)[:, top].T)
+        points = (canvas - boxes[i, 2:4]) / boxes[i, 0:2]
+        found.append(GapCandidates(torch.from_numpy(points.astype(np.float32)), torch.from_numpy(values[top]),
+                                   torch.from_numpy(heatmap[i].ravel()[top])))
     return found

@@ -32,6 +32,7 @@ import numpy as np
 
 from slidercaptcha.grid import canvas_to_grid
 from slidercaptcha.inference.images import ImageError
+from slidercaptcha.preprocess import to_rgb
 
 ALPHA_THRESHOLD = 127
 PLAIN_TOLERANCE = 30  # pieces without alpha: pixels this far (max over channels) from the border colour are the piece
@@ -652,14 +653,14 @@ def choose_gap(ranks: np.ndarray, strengths: np.ndarray, weight: float = GAP_OUT
     return int(np.argmax(total))
 
 
-def pick_gap(image_rgb: np.ndarray, points: np.ndarray, ranks: np.ndarray) -> int:
+def pick_gap(image: np.ndarray, points: np.ndarray, ranks: np.ndarray) -> int:
     """:func:`choose_gap` with the outlines traced only where the heatmap is in doubt (another
-    peak ranked within ``GAP_RANK_DOUBT`` of the first)."""
+    peak ranked within ``GAP_RANK_DOUBT`` of the first); ``image`` as loaded (grey, RGB or RGBA)."""
     ranks = np.asarray(ranks, np.float64)
     near = np.flatnonzero(ranks >= ranks[0] - GAP_RANK_DOUBT)
     if len(near) < 2:
         return 0
-    return int(near[choose_gap(ranks[near], outline_strengths(image_rgb, np.asarray(points)[near]))])
+    return int(near[choose_gap(ranks[near], outline_strengths(to_rgb(image), np.asarray(points)[near]))])
 
 
 def outline_strengths(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -668,7 +669,7 @@ def outline_strengths(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
     capped at ``OUTLINE_STRENGTH_CAP``. A gap is drawn as a dark, light or rimmed hollow; a decoy
     is usually drawn paler, so its outline is weaker."""
     gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
-    scale = max(float(np.percentile(edges(gray), 90)), 1e-3)
+    scale = max(float(np.percentile(edges(gray)[::2, ::2], 90)), 1e-3)  # every 4th pixel: 4x faster, within 10 %
     return np.array([min(float(trace_outline(gray, (float(x), float(y)))[1].mean()) / scale, OUTLINE_STRENGTH_CAP)
                      for x, y in points])
 

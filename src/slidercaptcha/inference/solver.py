@@ -212,7 +212,7 @@ class SliderSolver:
         """Gap-only captcha: the heatmap's peaks weighed by how strongly an outline stands out
         around each (:func:`~slidercaptcha.inference.matching.pick_gap`), so a paler decoy the
         network ranked first loses to the gap."""
-        best = pick_gap(to_rgb(batch.images[i]), peaks.points.numpy(), peaks.ranks.numpy())
+        best = pick_gap(batch.images[i], peaks.points.numpy(), peaks.ranks.numpy())
         if best:  # peak 0 is the decoded gap already
             found["gap"], found["gap_confidence"] = tuple(map(float, peaks.points[best])), float(peaks.scores[best])
 
