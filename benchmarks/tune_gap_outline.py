@@ -1,7 +1,10 @@
 """Choose how much a closed outline's strength weighs when a gap-only captcha's heatmap has several peaks.
 
+    slidercaptcha generate --num_images 800 --output_dir data/tune/mix_gaponly --seed 3003 \
+        --backgrounds data/photos/train --art data/art/train --mode gap-only --enable_confusing_gaps \
+        --enable_rotation --enable_perlin_noise
     python benchmarks/tune_gap_outline.py --spc data/real/spc --spc-split train \
-        --data data/default_model/val data/styles_model/val
+        --data data/default_model/val data/styles_model/val data/tune/mix_gaponly
 
 Where the network sees no slider and no piece is given, the solver weighs the gap heatmap's
 peaks (``decode.gap_candidates``) by how strongly an outline stands out around each

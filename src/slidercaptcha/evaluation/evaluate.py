@@ -190,32 +190,40 @@ def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, pieces: bool = True,
-                     align: bool = True) -> dict[str, int]:
+                     align: bool = True, weigh_gaps: bool = True) -> dict[str, int]:
     """Score what a user of ``SliderSolver`` gets, not the raw heatmaps: separate-form
     captchas with a piece file are solved with it (``solve(image, piece=...)`` searches the
     image for where the piece fits, with the heatmap as a prior where the fit alone is in
-    doubt), and where the model sees a drawn slider, the solver's answer replaces the decoded
-    points (the slider matched against the gap and along its row: ``align_drawn_slider``).
-    Returns how many predictions each step replaced."""
+    doubt), where the model sees a drawn slider, the solver's answer replaces the decoded
+    points (the slider matched against the gap and along its row: ``align_drawn_slider``), and
+    where it sees none, the solver's gap replaces the decoded one (the heatmap's peaks weighed
+    by their outlines: ``pick_gap``). Returns how many predictions each step replaced (for the
+    weighing: moved by more than a pixel)."""
     from slidercaptcha.inference.backends import TorchBackend
     from slidercaptcha.inference.matching import ALIGN_MIN_SCORE
     from slidercaptcha.inference.solver import SliderSolver
 
-    done = {"pieces_used": 0, "aligned": 0}
+    done = {"pieces_used": 0, "aligned": 0, "gaps_weighed": 0}
     solver = None  # built on first use: stand-in models in tests have no input_size
     for k, i in enumerate(pred["index"].astype(int)):
         rec = records[i]
         piece = root / rec.meta["piece_file"] if rec.mode == "separate" and rec.meta.get("piece_file") else None
         if pieces and piece is not None and piece.is_file():
-            solver = solver or SliderSolver(TorchBackend(model), align=align)
+            solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
             pred["pred_gap"][k] = solver.solve(rec.file, piece=piece).gap
             done["pieces_used"] += 1
         elif align and pred["slider_score"][k] >= SLIDER_THRESHOLD:
-            solver = solver or SliderSolver(TorchBackend(model), align=align)
+            solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
             res = solver.solve(rec.file)
             if res.slider is not None:
                 pred["pred_gap"][k], pred["pred_slider"][k] = res.gap, res.slider
                 done["aligned"] += (res.match_score or -1.0) >= ALIGN_MIN_SCORE  # below it: as decoded
+        elif weigh_gaps and pred["slider_score"][k] < SLIDER_THRESHOLD:
+            solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
+            res = solver.solve(rec.file)
+            if res.slider is None:
+                done["gaps_weighed"] += bool(np.hypot(*np.subtract(res.gap, pred["pred_gap"][k])) > 1)
+                pred["pred_gap"][k] = res.gap
     return done
 
 
@@ -255,11 +263,12 @@ def evaluate(
     threshold: float = failures.THRESHOLD,
     use_pieces: bool = True,
     align: bool = True,
+    weigh_gaps: bool = True,
 ) -> dict:
     """Score ``checkpoint`` on ``data`` and write the outputs to ``out_dir``; returns metrics.
 
-    use_pieces, align: score as the solver API solves (:func:`solve_as_the_api`); both off
-    score the model's decoded heatmaps alone.
+    use_pieces, align, weigh_gaps: score as the solver API solves (:func:`solve_as_the_api`);
+    all off score the model's decoded heatmaps alone.
     """
     model, cfg, epoch = load_for_evaluation(checkpoint)
     records, skipped, fmt = read_usable(data, fmt)
@@ -273,7 +282,7 @@ def evaluate(
     )
     pred = predict_loader(model, loader, torch.device("cpu"), cfg.loss, joint=joint)
     root = data_root(Path(data))
-    api_steps = solve_as_the_api(model, records, pred, root, use_pieces, align)
+    api_steps = solve_as_the_api(model, records, pred, root, use_pieces, align, weigh_gaps)
     for k, i in enumerate(pred["index"].astype(int)):  # labels with several boxes: either one counts
         if records[i].meta.get("gap_alternatives"):
             pred["gap"][k] = records[i].gap_nearest(tuple(pred["pred_gap"][k]))
@@ -349,6 +358,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         ("joint", "decode gap and slider on one row"),
         ("pieces", "solve separate-form captchas with their piece file, as the solver API does"),
         ("align", "match a drawn slider against the gap, as the solver API does"),
+        ("weigh-gaps", "weigh a gap-only captcha's heatmap peaks by their outlines, as the solver API does"),
     ):
         p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=True,
                        help=f"{text} (default: on)")
@@ -370,6 +380,7 @@ def run(args: argparse.Namespace) -> int:
         args.threshold,
         args.pieces,
         args.align,
+        args.weigh_gaps,
     )
     o = m["overall"]
     print(

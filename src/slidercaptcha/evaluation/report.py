@@ -168,6 +168,9 @@ def api_steps(m: dict) -> list[str]:
     if m.get("aligned"):
         lines.append(f"In {m['aligned']} captchas with a drawn slider, matching the slider against the gap "
                      "set the sliding distance, as `SliderSolver` does.")
+    if m.get("gaps_weighed"):
+        lines.append(f"In {m['gaps_weighed']} gap-only captchas, weighing the heatmap's peaks by their outlines "
+                     "took another peak than the heatmap's best, as `SliderSolver` does.")
     return [" ".join(lines), ""] if lines else []
 
 

@@ -18,7 +18,9 @@ the gap's row. Where the upright piece fits nowhere decisively, it is also tried
 captchas turn the gap against its piece). Composite captchas draw the piece in the image; :func:`align_drawn_slider`
 matches it against the gap the network found to measure the sliding distance, and cuts its
 silhouette out (:func:`cut_drawn_slider`) to search for it like a given piece, so a hollow the
-network ranked second can win on its shape.
+network ranked second can win on its shape. Gap-only captchas have neither; where the heatmap
+is in doubt between peaks, the one with the clearly stronger closed outline can win
+(:func:`pick_gap`), since decoys are drawn paler than the gap.
 
 The solver, ``evaluate`` and the benchmarks all go through this module.
 """
@@ -63,8 +65,9 @@ ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap th
 ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
 ROW_BAND = 0.15  # × patch side: how far from the slider's row the row-wide match may look
 ROW_MARGIN = 0.2  # what the row-wide match must win by (chosen on the validation set, MODEL_CARD.md)
-# The drawn slider's silhouette, traced along rays from its centre (:func:`cut_drawn_slider`;
-# set by looking at traced outlines on the validation sets, not swept):
+# Closed outlines traced along rays from a point (:func:`trace_outline`: the drawn slider's
+# silhouette, gap-only peaks' outlines; set by looking at traced outlines on the validation
+# sets, not swept):
 OUTLINE_RAYS = 64
 OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
 OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
@@ -76,7 +79,7 @@ OUTLINE_STRENGTH_CAP = 3.0  # × the image's 90th-percentile gradient: one very 
 # MODEL_CARD.md):
 GAP_OUTLINE_WEIGHT = 0.15
 GAP_OUTLINE_MARGIN = 0.5
-GAP_RANK_DOUBT = 0.2  # only peaks ranked within this of the first are weighed (and traced)
+GAP_RANK_DOUBT = 0.1  # only peaks ranked within this of the first are weighed (and traced)
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
 HOLLOW_MIN_PRIOR = 0.15
