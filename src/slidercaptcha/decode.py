@@ -126,18 +126,18 @@ def gap_candidates(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: 
     (as :func:`decode` takes them, so the first is its gap) within ``spacing`` cells, scoring at
     least ``min_score`` (the first is kept whatever its score). Where a decoy outscores the gap,
     the gap is usually the second. The solver asks for them per gap-only captcha, so past the
-    masking the work is numpy and OpenCV (torch's per-call cost made it 1.2 ms a captcha); the
-    smoothing is :func:`_smoothed`'s kernel with the same replicated border."""
+    masking and smoothing (decode's own) the work is numpy and OpenCV: torch's per-call cost
+    made it 1.2 ms a captcha."""
     valid = None if mask is None else valid_cells(mask)
-    heatmap = _masked(outputs["heatmap_gap"], valid)[:, 0].numpy()
+    heatmap = _masked(outputs["heatmap_gap"], valid)[:, 0]
+    smooth, heatmap = _smoothed(heatmap).numpy(), heatmap.numpy()
     offsets, boxes = outputs["offset_gap"].numpy(), boxes.numpy()
     width = heatmap.shape[-1]
-    kernel, window = _BINOMIAL[0, 0].numpy(), np.ones((spacing, spacing), np.uint8)
+    window = np.ones((spacing, spacing), np.uint8)
     found = []
     for i in range(len(heatmap)):
-        smooth = cv2.filter2D(heatmap[i], -1, kernel, borderType=cv2.BORDER_REPLICATE)
-        values = smooth.ravel()
-        peaks = np.flatnonzero(smooth == cv2.dilate(smooth, window))
+        values = smooth[i].ravel()
+        peaks = np.flatnonzero(smooth[i] == cv2.dilate(smooth[i], window))
         top = peaks[np.argsort(-values[peaks], kind="stable")][:count]  # ties: the first cell, as argmax
         top = top[(heatmap[i].ravel()[top] >= min_score) | (np.arange(len(top)) == 0)]
         cells = np.stack([top % width, top // width], axis=1).astype(np.float32)
