@@ -204,23 +204,26 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
     from slidercaptcha.inference.solver import SliderSolver
 
     done = {"pieces_used": 0, "aligned": 0, "gaps_weighed": 0}
-    solver = None  # built on first use: stand-in models in tests have no input_size
+    solver = None
+
+    def api() -> SliderSolver:  # built on first use: stand-in models in tests have no input_size
+        nonlocal solver
+        solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
+        return solver
+
     for k, i in enumerate(pred["index"].astype(int)):
         rec = records[i]
         piece = root / rec.meta["piece_file"] if rec.mode == "separate" and rec.meta.get("piece_file") else None
         if pieces and piece is not None and piece.is_file():
-            solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
-            pred["pred_gap"][k] = solver.solve(rec.file, piece=piece).gap
+            pred["pred_gap"][k] = api().solve(rec.file, piece=piece).gap
             done["pieces_used"] += 1
         elif align and pred["slider_score"][k] >= SLIDER_THRESHOLD:
-            solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
-            res = solver.solve(rec.file)
+            res = api().solve(rec.file)
             if res.slider is not None:
                 pred["pred_gap"][k], pred["pred_slider"][k] = res.gap, res.slider
                 done["aligned"] += (res.match_score or -1.0) >= ALIGN_MIN_SCORE  # below it: as decoded
         elif weigh_gaps and pred["slider_score"][k] < SLIDER_THRESHOLD:
-            solver = solver or SliderSolver(TorchBackend(model), align=align, weigh_gaps=weigh_gaps)
-            res = solver.solve(rec.file)
+            res = api().solve(rec.file)
             if res.slider is None:
                 done["gaps_weighed"] += bool(np.hypot(*np.subtract(res.gap, pred["pred_gap"][k])) > 1)
                 pred["pred_gap"][k] = res.gap

@@ -636,9 +636,7 @@ def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piec
     x1, y1 = min(int(np.ceil(outline[:, 0].max())) + 1, width), min(int(np.ceil(outline[:, 1].max())) + 1, height)
     mask = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)), np.uint8)
     cv2.fillPoly(mask, [np.round((outline - (x0, y0)) * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
-    bx, by, w, h = cv2.boundingRect(mask)
-    if w == 0 or h == 0:
-        raise ImageError(f"no drawn slider at ({slider[0]:.0f}, {slider[1]:.0f}): it lies outside the image")
+    bx, by, w, h = cv2.boundingRect(mask)  # not empty: the outline encloses a point in the image
     x0, y0 = x0 + bx, y0 + by
     return Piece(mask[by:by + h, bx:bx + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
 
