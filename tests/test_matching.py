@@ -758,28 +758,50 @@ def test_gap_candidates_are_the_heatmaps_separate_peaks_decoded_gap_first():
         assert near(second, 302.0, 90.0, tol=4.0), second
 
 
-def test_choose_gap_takes_a_clearly_stronger_outline_of_a_peak_in_doubt_only():
+def test_choose_gap_takes_a_clearly_stronger_look_of_a_peak_in_doubt_only():
     from slidercaptcha.inference.matching import choose_gap
 
-    rule = {"weight": 0.15, "margin": 0.5, "doubt": 0.2}
-    assert choose_gap([0.5, 0.4], [1.0, 1.8], **rule) == 1  # 0.67 > 0.65, 0.8 stronger
-    assert choose_gap([0.5, 0.4], [1.0, 1.4], **rule) == 0  # 0.4 stronger: under the margin
-    assert choose_gap([0.5, 0.25], [1.0, 3.0], **rule) == 0  # would win on the sum, but ranked 0.25 lower
-    assert choose_gap([0.5, 0.25], [1.0, 3.0], **{**rule, "doubt": 1.0}) == 1
-    assert choose_gap([0.5, 0.4, 0.45], [1.0, 1.8, 1.9], **rule) == 2
+    rule = {"weights": (0.15, 0.05), "margin": 0.1, "doubt": 0.2}
+    assert choose_gap([0.5, 0.4], [[1.0, 0.0], [1.8, 0.0]], **rule) == 1  # 0.67 > 0.65, 0.12 stronger
+    assert choose_gap([0.5, 0.4], [[1.0, 1.0], [1.0, 2.0]], **rule) == 0  # 0.05 stronger fill: under the margin
+    assert choose_gap([0.5, 0.4], [[1.0, 1.0], [1.0, 4.0]], **rule) == 1  # 0.15 stronger fill: 0.55 > 0.5
+    assert choose_gap([0.5, 0.4], [[1.0, 0.0], [1.4, 0.0]], **rule) == 0  # 0.06 stronger: under the margin
+    assert choose_gap([0.5, 0.25], [[1.0, 0.0], [3.0, 0.0]], **rule) == 0  # would win on the sum, but ranked 0.25 lower
+    assert choose_gap([0.5, 0.25], [[1.0, 0.0], [3.0, 0.0]], **{**rule, "doubt": 1.0}) == 1
+    assert choose_gap([0.5, 0.4, 0.45], [[1.0, 0.0], [1.8, 0.0], [1.9, 0.0]], **rule) == 2
+
+
+def test_gap_looks_measure_a_translucent_fill_stronger_than_a_paler_ones():
+    """Two fills of the same shape with no drawn outline, as vendors draw gap and decoy: the
+    gap keeps 40 % of the texture under a dark tint, the decoy 85 %. The gap's fill (flatter
+    and darker than the ring around it) measures clearly stronger."""
+    from slidercaptcha.inference.matching import gap_looks
+
+    mask = jigsaw_mask()
+    h, w = mask.shape
+    stronger = 0
+    for seed in range(10):
+        image = textured_background(np.random.default_rng(seed)).astype(np.float32)
+        for x, keep in ((80, 0.4), (280, 0.85)):
+            roi = image[60:60 + h, x:x + w]
+            roi[mask] = roi[mask] * keep + (1 - keep) * 20
+        looks = gap_looks(image.astype(np.uint8), np.array([(80 + w / 2, 60 + h / 2), (280 + w / 2, 60 + h / 2)]))
+        stronger += bool(looks[0, 1] > looks[1, 1] + 1.0)
+    # Measured: 10/10 (gap fill 3.0-4.0, decoy 0.7-1.9).
+    assert stronger >= 9, f"{stronger} of 10"
 
 
 def test_gap_only_solve_prefers_the_gap_over_a_paler_decoy_the_network_ranked_first():
     """The stand-in network puts 0.8 on the paler decoy and 0.7 on the gap; the gap's outline is
-    far stronger (its strength per :func:`outline_strengths`), so the solver answers the gap.
+    far stronger (its strength per :func:`gap_looks`), so the solver answers the gap.
     With ``weigh_gaps=False`` it answers the heatmap's best peak, the decoy."""
-    from slidercaptcha.inference.matching import outline_strengths
+    from slidercaptcha.inference.matching import gap_looks
 
     found = kept = stronger = 0
     for seed in range(10):
         image, gap, decoy = gap_with_paler_decoy(seed)
-        strengths = outline_strengths(image, np.array([gap, decoy]))
-        stronger += bool(strengths[0] - strengths[1] >= 0.7)
+        outline = gap_looks(image, np.array([gap, decoy]))[:, 0]
+        stronger += bool(outline[0] - outline[1] >= 0.7)
         oracle = OracleBackend(canvas_point(image, decoy), ((*canvas_point(image, gap), 0.7),))
         found += near(SliderSolver(oracle).solve(image).gap, *gap, tol=4.0)
         kept += near(SliderSolver(oracle, weigh_gaps=False).solve(image).gap, *decoy, tol=4.0)

@@ -19,7 +19,7 @@ captchas turn the gap against its piece). Composite captchas draw the piece in t
 matches it against the gap the network found to measure the sliding distance, and cuts its
 silhouette out (:func:`cut_drawn_slider`) to search for it like a given piece, so a hollow the
 network ranked second can win on its shape. Gap-only captchas have neither; where the heatmap
-is in doubt between peaks, the one with the clearly stronger closed outline can win
+is in doubt between peaks, the one with the clearly stronger closed outline and fill can win
 (:func:`pick_gap`), since decoys are drawn paler than the gap.
 
 The solver, ``evaluate`` and the benchmarks all go through this module.
@@ -73,12 +73,18 @@ OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
 OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
 OUTLINE_BEND = 0.05  # cost of one px of radius between neighbouring rays (edge strengths are 0..1)
 OUTLINE_STRENGTH_CAP = 3.0  # × the image's 90th-percentile gradient: one very sharp outline counts no more
-# Gap-only captchas: how much the outline's strength adds to a heatmap peak's rank, by how much
-# another peak's outline must beat the first's, and how close its rank must be, for it to be
-# considered (chosen on spc train and the validation sets with ``benchmarks/tune_gap_outline.py``,
+# Gap-only captchas: a translucent fill flattens the texture under it and darkens or lightens
+# it; a closed outline's inside (eroded FILL_CORE px) is compared with a ring FILL_RING px outside it:
+FILL_CORE = 3
+FILL_RING = (3, 7)
+_K3 = np.ones((3, 3), np.uint8)  # one px of erosion or dilation
+# How much the outline's and the fill's strengths add to a heatmap peak's rank, by how much
+# another peak's sum must beat the first's, and how close its rank must be, for it to be
+# considered (chosen on spc train and the validation sets with ``benchmarks/tune_gap_looks.py``,
 # MODEL_CARD.md):
 GAP_OUTLINE_WEIGHT = 0.15
-GAP_OUTLINE_MARGIN = 0.5
+GAP_FILL_WEIGHT = 0.05
+GAP_LOOK_MARGIN = 0.05
 GAP_RANK_DOUBT = 0.1  # only peaks ranked within this of the first are weighed (and traced)
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
@@ -641,38 +647,64 @@ def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piec
     return Piece(mask[by:by + h, bx:bx + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
 
 
-def choose_gap(ranks: np.ndarray, strengths: np.ndarray, weight: float = GAP_OUTLINE_WEIGHT,
-               margin: float = GAP_OUTLINE_MARGIN, doubt: float = GAP_RANK_DOUBT) -> int:
+def choose_gap(ranks: np.ndarray, looks: np.ndarray,
+               weights: tuple[float, float] = (GAP_OUTLINE_WEIGHT, GAP_FILL_WEIGHT),
+               margin: float = GAP_LOOK_MARGIN, doubt: float = GAP_RANK_DOUBT) -> int:
     """Which of a gap-only captcha's heatmap peaks (their ``ranks``, best first, and their
-    :func:`outline_strengths`) is the gap: the best rank plus ``weight`` × strength, among the
-    first peak and those ranked within ``doubt`` of it whose outline is at least ``margin``
-    stronger than the first's. A decoy the network ranked first, but not by far, loses where
-    it is drawn clearly paler than the gap."""
-    ranks, strengths = np.asarray(ranks, np.float64), np.asarray(strengths, np.float64)
-    total = ranks + weight * strengths
+    :func:`gap_looks`) is the gap: the best rank plus the looks weighed by ``weights``, among the
+    first peak and those ranked within ``doubt`` of it whose weighed looks beat the first's by
+    ``margin``. A decoy the network ranked first, but not by far, loses where it is drawn
+    clearly paler than the gap."""
+    ranks = np.asarray(ranks, np.float64)
+    strengths = np.asarray(looks, np.float64) @ np.asarray(weights, np.float64)
+    total = ranks + strengths
     total[1:][(strengths[1:] - strengths[0] < margin) | (ranks[1:] < ranks[0] - doubt)] = -np.inf
     return int(np.argmax(total))
 
 
 def pick_gap(image: np.ndarray, points: np.ndarray, ranks: np.ndarray) -> int:
-    """:func:`choose_gap` with the outlines traced only where the heatmap is in doubt (another
+    """:func:`choose_gap` with the looks measured only where the heatmap is in doubt (another
     peak ranked within ``GAP_RANK_DOUBT`` of the first); ``image`` as loaded (grey, RGB or RGBA)."""
     ranks = np.asarray(ranks, np.float64)
     near = np.flatnonzero(ranks >= ranks[0] - GAP_RANK_DOUBT)
     if len(near) < 2:
         return 0
-    return int(near[choose_gap(ranks[near], outline_strengths(to_rgb(image), np.asarray(points)[near]))])
+    return int(near[choose_gap(ranks[near], gap_looks(to_rgb(image), np.asarray(points)[near]))])
 
 
-def outline_strengths(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """How strongly a closed outline stands out around each point: the mean gradient across the
-    outline traced there (:func:`trace_outline`) over the image's 90th-percentile gradient,
-    capped at ``OUTLINE_STRENGTH_CAP``. A gap is drawn as a dark, light or rimmed hollow; a decoy
-    is usually drawn paler, so its outline is weaker."""
+def gap_looks(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How strongly a gap is drawn around each point, [n, 2], from the closed outline traced
+    there (:func:`trace_outline`): the mean gradient across the outline over the image's
+    90th-percentile gradient (capped at ``OUTLINE_STRENGTH_CAP``), and the fill's strength
+    (:func:`_fill_strength`). A gap is drawn as a dark, light or rimmed translucent hollow; a
+    decoy is usually drawn paler: a weaker outline over a fainter fill."""
     gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
     scale = max(float(np.percentile(edges(gray)[::2, ::2], 90)), 1e-3)  # every 4th pixel: 4x faster, within 10 %
-    return np.array([min(float(trace_outline(gray, (float(x), float(y)))[1].mean()) / scale, OUTLINE_STRENGTH_CAP)
-                     for x, y in points])
+    spread = max(float(gray.std()), 1.0)
+    looks = []
+    for x, y in points:
+        outline, across = trace_outline(gray, (float(x), float(y)))
+        looks.append((min(float(across.mean()) / scale, OUTLINE_STRENGTH_CAP), _fill_strength(gray, outline, spread)))
+    return np.array(looks, np.float64).reshape(-1, 2)
+
+
+def _fill_strength(gray: np.ndarray, outline: np.ndarray, spread: float) -> float:
+    """How much flatter (log ratio of standard deviations, +2 grey levels each) and how much
+    darker or lighter (over the image's ``spread``) the inside of a closed outline is than a ring
+    just outside it; 0 where either is too small to measure."""
+    height, width = gray.shape
+    reach = FILL_RING[1] + 1
+    x0, y0 = (max(int(np.floor(v)) - reach, 0) for v in outline.min(axis=0))
+    x1, y1 = (int(np.ceil(v)) + reach + 1 for v in outline.max(axis=0))
+    crop = gray[y0:min(y1, height), x0:min(x1, width)].astype(np.float32)
+    inside = np.zeros(crop.shape, np.uint8)
+    cv2.fillPoly(inside, [np.round((outline - (x0, y0)) * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
+    core = cv2.erode(inside, _K3, iterations=FILL_CORE) > 0
+    ring = (cv2.dilate(inside, _K3, iterations=FILL_RING[1]) > 0) & ~(cv2.dilate(inside, _K3, iterations=FILL_RING[0]) > 0)
+    if core.sum() < 5 or ring.sum() < 5:
+        return 0.0
+    a, b = crop[core], crop[ring]
+    return float(np.log((b.std() + 2) / (a.std() + 2)) + abs(float(b.mean()) - float(a.mean())) / spread)
 
 
 def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],

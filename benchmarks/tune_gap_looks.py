@@ -1,19 +1,20 @@
-"""Choose how much a closed outline's strength weighs when a gap-only captcha's heatmap has several peaks.
+"""Choose how much a gap's look (its outline's and its fill's strength) weighs when a gap-only captcha's heatmap has several peaks.
 
     slidercaptcha generate --num_images 800 --output_dir data/tune/mix_gaponly --seed 3003 \
         --backgrounds data/photos/train --art data/art/train --mode gap-only --enable_confusing_gaps \
         --enable_rotation --enable_perlin_noise
-    python benchmarks/tune_gap_outline.py --spc data/real/spc --spc-split train \
+    python benchmarks/tune_gap_looks.py --spc data/real/spc --spc-split train \
         --data data/default_model/val data/styles_model/val data/tune/mix_gaponly
 
 Where the network sees no slider and no piece is given, the solver weighs the gap heatmap's
-peaks (``decode.gap_candidates``) by how strongly an outline stands out around each
-(``matching.choose_gap``: the peak's rank + weight × ``outline_strengths``, among the first
-peak and those ranked within a doubt of it whose outline is at least a margin stronger). For
+peaks (``decode.gap_candidates``) by how strongly a gap is drawn around each
+(``matching.choose_gap``: the peak's rank + the weighed ``gap_looks``, outline and fill, among
+the first peak and those ranked within a doubt of it whose weighed looks beat the first's by a
+margin). For
 each rule: spc vendors scored as ``bench_real.py`` scores them (x error within 5 px once the
 vendor's median signed error is removed), generated sets' gap-only captchas by the gap centre
 within 5 px. Tune on spc train and the validation sets; spc val stays the yardstick
-(``bench_real.py``). Prints a table and writes ``benchmarks/results/tune_gap_outline.json``.
+(``bench_real.py``). Prints a table and writes ``benchmarks/results/tune_gap_looks.json``.
 """
 
 from __future__ import annotations
@@ -30,24 +31,28 @@ from slidercaptcha.data.labels import LabelRecord, read_labels, read_spc
 from slidercaptcha.decode import gap_candidates
 from slidercaptcha.inference import SliderSolver
 from slidercaptcha.inference.matching import (
-    GAP_OUTLINE_MARGIN,
+    GAP_FILL_WEIGHT,
+    GAP_LOOK_MARGIN,
     GAP_OUTLINE_WEIGHT,
     GAP_RANK_DOUBT,
     choose_gap,
-    outline_strengths,
+    gap_looks,
 )
 from slidercaptcha.inference.solver import decoding_mode
 from slidercaptcha.metrics import x_error_summary
 from slidercaptcha.preprocess import to_rgb
 
-# (weight, margin, doubt): off, then weights × margins with every peak weighed, then doubts
-RULES = ((0.0, 0.0, np.inf), *((w, m, np.inf) for w in (0.1, 0.15, 0.2, 0.3) for m in (0.0, 0.3, 0.4, 0.5, 0.6)),
-         *((GAP_OUTLINE_WEIGHT, GAP_OUTLINE_MARGIN, d) for d in (0.1, 0.15, 0.2, 0.3)))
+# (outline weight, fill weight, margin, doubt): off; the outline alone (the rule before fills were
+# measured); outline and fill; the fill alone
+IN_USE = (GAP_OUTLINE_WEIGHT, GAP_FILL_WEIGHT, GAP_LOOK_MARGIN, GAP_RANK_DOUBT)
+RULES = ((0.0, 0.0, 0.0, np.inf), (0.15, 0.0, 0.075, 0.1),
+         *((0.15, f, m, d) for f in (0.05, 0.1, 0.2) for m in (0.05, 0.1) for d in (0.1, 0.15)),
+         *((0.0, f, m, 0.1) for f in (0.05, 0.1, 0.2) for m in (0.05, 0.1)))
 
 
-def label(rule: tuple[float, float, float]) -> str:
-    weight, margin, doubt = rule
-    return "off" if weight == 0 else f"weight {weight:g}, margin {margin:g}, doubt {doubt:g}"
+def label(rule: tuple[float, float, float, float]) -> str:
+    outline, fill, margin, doubt = rule
+    return "off" if outline == fill == 0 else f"outline {outline:g}, fill {fill:g}, margin {margin:g}, doubt {doubt:g}"
 
 
 def answers(solver: SliderSolver, records: list[LabelRecord], desc: str) -> dict[str, list[tuple[float, float]]]:
@@ -59,11 +64,11 @@ def answers(solver: SliderSolver, records: list[LabelRecord], desc: str) -> dict
         with decoding_mode():
             found = solver._decode(batch)[0]  # as solve() decodes
             peaks = gap_candidates(batch.outputs, batch.boxes, batch.mask)[0]
-        strengths = None
+        looks = None
         if found["slider"] is None and len(peaks.points) > 1:
-            strengths = outline_strengths(to_rgb(batch.images[0]), peaks.points.numpy())
+            looks = gap_looks(to_rgb(batch.images[0]), peaks.points.numpy())
         for rule in RULES:  # every rule from one trace per peak (pick_gap traces only the peaks in doubt)
-            best = 0 if strengths is None else choose_gap(peaks.ranks.numpy(), strengths, *rule)
+            best = 0 if looks is None else choose_gap(peaks.ranks.numpy(), looks, rule[:2], *rule[2:])
             out[label(rule)].append(found["gap"] if best == 0 else tuple(map(float, peaks.points[best])))
     return out
 
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", nargs="*", type=Path, default=[], help="generated sets (their gap-only captchas)")
     p.add_argument("--model", help="model path (default: the packaged one)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "tune_gap_outline.json"))
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "tune_gap_looks.json"))
     args = p.parse_args(argv)
     solver = SliderSolver.load(args.model, threads=args.threads)
     table: dict[str, dict] = {}
@@ -98,11 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---|" * len(names))
     for rule in map(label, RULES):
         print(f"| {rule} | " + " | ".join(f"{100 * table[n]['within_5px'][rule]:.1f}" for n in names) + " |")
-    print(f"in use: {label((GAP_OUTLINE_WEIGHT, GAP_OUTLINE_MARGIN, GAP_RANK_DOUBT))}")
+    print(f"in use: {label(IN_USE)}")
     Path(args.out).write_text(json.dumps({
-        "command": "python benchmarks/tune_gap_outline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/tune_gap_looks.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": solver.backend.description,
-        "in_use": label((GAP_OUTLINE_WEIGHT, GAP_OUTLINE_MARGIN, GAP_RANK_DOUBT)), "sets": table}, indent=1) + "\n")
+        "in_use": label(IN_USE), "sets": table}, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
 
