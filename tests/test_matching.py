@@ -758,6 +758,20 @@ def test_gap_candidates_are_the_heatmaps_separate_peaks_decoded_gap_first():
         assert near(second, 302.0, 90.0, tol=4.0), second
 
 
+def test_gap_candidates_take_a_plateau_of_equal_maxima_as_one_peak():
+    """Two neighbouring cells of equal value (the trained heads saturate into such plateaus)
+    are one candidate, the first cell's, as ``decode`` takes it; a peak further away is another."""
+    from slidercaptcha.decode import gap_candidates
+
+    heat = torch.zeros(1, 1, 24, 48)
+    heat[0, 0, 10, 20:22] = 0.9
+    heat[0, 0, 10, 35] = 0.6
+    outputs = {"heatmap_gap": heat, "offset_gap": torch.zeros(1, 2, 24, 48)}
+    peaks = gap_candidates(outputs, torch.tensor([[1.0, 1.0, 0.0, 0.0]]))[0]
+    assert len(peaks.points) == 2, peaks
+    assert peaks.scores.tolist() == pytest.approx([0.9, 0.6])
+
+
 def test_choose_gap_takes_a_clearly_stronger_look_of_a_peak_in_doubt_only():
     from slidercaptcha.inference.matching import choose_gap
 

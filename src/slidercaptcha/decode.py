@@ -119,6 +119,16 @@ class GapCandidates(NamedTuple):
     scores: torch.Tensor  # [n] raw heatmap values there (decode's gap_score)
 
 
+def _apart(cells: np.ndarray, width: int, reach: int) -> np.ndarray:
+    """Flat cell indices, best first, without those within ``reach`` cells (each axis) of a
+    better one: a plateau of equal maxima (the trained heads saturate) is one peak, not several."""
+    kept: list[int] = []
+    for c in cells.tolist():
+        if all(abs(c % width - k % width) > reach or abs(c // width - k // width) > reach for k in kept):
+            kept.append(c)
+    return np.array(kept, np.int64)
+
+
 def gap_candidates(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: torch.Tensor | None = None,
                    count: int = CANDIDATES, min_score: float = CANDIDATE_MIN_SCORE,
                    spacing: int = CANDIDATE_SPACING) -> list[GapCandidates]:
@@ -138,7 +148,7 @@ def gap_candidates(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, mask: 
     for i in range(len(heatmap)):
         values = smooth[i].ravel()
         peaks = np.flatnonzero(smooth[i] == cv2.dilate(smooth[i], window))
-        top = peaks[np.argsort(-values[peaks], kind="stable")][:count]  # ties: the first cell, as argmax
+        top = _apart(peaks[np.argsort(-values[peaks], kind="stable")], width, spacing // 2)[:count]  # ties: the first cell, as argmax
         top = top[(heatmap[i].ravel()[top] >= min_score) | (np.arange(len(top)) == 0)]
         cells = np.stack([top % width, top // width], axis=1).astype(np.float32)
         canvas = grid_to_canvas(cells + offsets[i].reshape(2, -1)[:, top].T)
