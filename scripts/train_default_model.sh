@@ -5,22 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Background photos: Debian's wallpapers, one per wallpaper, split train/test by name.
-#   apt-get install plasma-workspace-wallpapers gnome-backgrounds mate-backgrounds ukui-wallpapers \
-#       lomiri-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
-# (Stages 1 and 2 of the shipped model ran before the last five packages were added: they saw
-# the 43 training photos of the first two; a rerun gives every stage all 101.)
-python scripts/prepare_backgrounds.py /usr/share/wallpapers /usr/share/backgrounds --out data/photos
-
-# Validation set (training photos, its own seed) and held-out test set (unseen photos, new seed).
-effects=(--mode mixed --enable_confusing_gaps --enable_rotation --enable_perlin_noise --workers 2)
-# Stages 1-5 ran before generator styles: their sets are the classic style (same distribution;
-# the images differ from the ones used then, which were rendered by the pre-style generator).
-slidercaptcha generate --num_images 300 --output_dir data/default_model/val --seed 1001 \
-    --backgrounds data/photos/train --style classic "${effects[@]}"
-slidercaptcha generate --num_images 1000 --output_dir data/default_model/test --seed 2024 \
-    --backgrounds data/photos/test --style classic "${effects[@]}"
-slidercaptcha validate-data --input_dir data/default_model/test
+# Backgrounds (photos and art), the validation and held-out test sets, the tuning sets (the apt
+# packages they need are listed there). (Stages 1 and 2 of the shipped model ran before the last
+# five wallpaper packages were added: they saw the 43 training photos of the first two; a rerun
+# gives every stage all of them. Stages 1-5 ran before generator styles: their sets are the classic
+# style, same distribution, other images than the pre-style generator rendered then.)
+bash scripts/make_eval_data.sh
 
 # Stage 1: captchas rendered on the fly (60,000 samples over 15 epochs, ~73 min).
 slidercaptcha train --config config/default_model.yaml --set data.generator.style=classic
@@ -61,12 +51,6 @@ slidercaptcha train --config config/default_model.yaml --set data.generator.styl
 # package now holds stage 9's, so the script starts from the checkpoint) fine-tuned at 192x384 on the mix of
 # styles (vendor-like gap looks, illustrated backgrounds, painted art, a visibility floor),
 # validated on a mix-style set; real captchas (bench_real) are the yardstick after it.
-python scripts/prepare_backgrounds.py /usr/share/desktop-base /usr/share/games/hedgewars/Data/Themes \
-    /usr/share/games/supertux2/images/background --out data/art --split_by theme --test_share 0.2
-slidercaptcha generate --num_images 300 --output_dir data/styles_model/val --seed 1001 \
-    --backgrounds data/photos/train --art data/art/train "${effects[@]}"
-slidercaptcha generate --num_images 1000 --output_dir data/styles_model/test --seed 2024 \
-    --backgrounds data/photos/test --art data/art/test "${effects[@]}"
 slidercaptcha train --config config/default_model.yaml \
     --init_from checkpoints/default_model_ft4/best_model.pth --set model.input_size=[192,384] \
     --set training.seed=19 --set training.optimizer.lr=5e-4 --set training.num_epochs=11 \
