@@ -1,8 +1,6 @@
 """Choose when a composite captcha's answer moves to the hollow the drawn slider's silhouette fits.
 
-    slidercaptcha generate --num_images 800 --output_dir data/tune/mix_composite --seed 3002 \
-        --backgrounds data/photos/train --art data/art/train --mode composite --enable_confusing_gaps \
-        --enable_rotation --enable_perlin_noise
+    bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_drawn_slider.py data/default_model/val data/styles_model/val data/tune/mix_composite
 
 For each composite captcha where the network sees a drawn slider, the drawn-slider match

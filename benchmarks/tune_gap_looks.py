@@ -1,8 +1,6 @@
 """Choose how much a gap's look (its outline's and its fill's strength) weighs when a gap-only captcha's heatmap has several peaks.
 
-    slidercaptcha generate --num_images 800 --output_dir data/tune/mix_gaponly --seed 3003 \
-        --backgrounds data/photos/train --art data/art/train --mode gap-only --enable_confusing_gaps \
-        --enable_rotation --enable_perlin_noise
+    bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_gap_looks.py --spc data/real/spc --spc-split train \
         --data data/default_model/val data/styles_model/val data/tune/mix_gaponly
 

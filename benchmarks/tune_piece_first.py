@@ -1,11 +1,6 @@
 """Choose the piece-first margin: when may the solver answer from the piece's fit alone?
 
-    slidercaptcha generate --num_images 400 --output_dir data/tune/classic --seed 3001 --style classic \
-        --backgrounds data/photos/train --mode separate --enable_confusing_gaps --enable_rotation \
-        --enable_perlin_noise
-    slidercaptcha generate --num_images 400 --output_dir data/tune/mix --seed 3001 \
-        --backgrounds data/photos/train --art data/art/train --mode separate --enable_confusing_gaps \
-        --enable_rotation --enable_perlin_noise
+    bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_piece_first.py data/tune/classic data/tune/mix
 
 Tuning captchas: their own seed (no validation or test captcha among them), training photos and
