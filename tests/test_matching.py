@@ -688,6 +688,21 @@ def test_drawn_slider_silhouette_finds_the_hollow_of_its_shape(monkeypatch):
     assert found >= 9 and kept >= 9 and unseen == 10, f"found {found}, kept {kept}, unseen {unseen} of 10"
 
 
+def test_silhouette_search_window_is_never_narrower_than_the_silhouette():
+    """Where the heatmap sees a place just right of a wide drawn slider and the network's gap
+    lies left of it, the columns to search span less than the silhouette; the window is widened
+    to it instead of the search refusing a piece larger than the image (a geetest4-like
+    composite of the styles validation set raised this from ``solve``)."""
+    image = textured_background(np.random.default_rng(0), height=200, width=400)
+    cv2.rectangle(image, (10, 50), (110, 150), (250, 250, 250), 3)
+    piece = cut_drawn_slider(image, (60.0, 100.0))
+    right = piece.x0 + piece.mask.shape[1]
+    prior = np.zeros((200, 400), np.float32)
+    prior[95:106, right + 30:right + 41] = 0.5
+    found = other_hollow(image, (60.0, 100.0), (right - 25.0, 100.0), prior)
+    assert found is None or right <= found[0] <= 400, found
+
+
 def test_window_variance_is_exact_on_flat_windows():
     """The drawn-slider match marks edge-free windows as no evidence by their variance, which must
     be 0 on a flat region next to strong edges (OpenCV's own normalisation is not)."""

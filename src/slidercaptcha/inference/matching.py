@@ -730,6 +730,7 @@ def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[
     cols = x0 + np.flatnonzero(seen.any(axis=0))
     lo = max(min(int(cols.min()), int(gap[0])) - w // 2 - PAD, x0)
     hi = min(max(int(cols.max()), int(gap[0])) + w // 2 + PAD + 1, width)
+    hi = min(max(hi, lo + w), width)  # at least the piece's width (x0 + w <= width, checked above)
     lo = max(min(lo, hi - w), x0)
     match = search_piece(image_rgb[y0:y1, lo:hi], piece).match(np.ascontiguousarray(prior[y0:y1, lo:hi]))
     found = (match.center[0] + lo, match.center[1] + y0)
