@@ -631,17 +631,25 @@ def trace_outline(gray: np.ndarray, point: tuple[float, float]) -> tuple[np.ndar
     return outline, radial[np.arange(OUTLINE_RAYS), radii]
 
 
+def _outline_mask(outline: np.ndarray, shape: tuple[int, int], margin: int = 0) -> tuple[np.ndarray, int, int]:
+    """The inside of a closed outline as a 0/1 mask over its bounding box (``margin`` px wider on
+    every side, clipped to an image of ``shape``), and the box's top-left (x0, y0) in the image."""
+    height, width = shape
+    x0, y0 = (max(int(np.floor(v)) - margin, 0) for v in outline.min(axis=0))
+    x1 = min(int(np.ceil(outline[:, 0].max())) + margin + 1, width)
+    y1 = min(int(np.ceil(outline[:, 1].max())) + margin + 1, height)
+    mask = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)), np.uint8)
+    cv2.fillPoly(mask, [np.round((outline - (x0, y0)) * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
+    return mask, x0, y0
+
+
 def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piece:
     """The drawn slider's silhouette around its centre (the network's point): the closed outline
     traced around it (:func:`trace_outline`), as a :class:`Piece` in the image's coordinates, to
     be searched for like a given one."""
     gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
     height, width = gray.shape
-    outline, _ = trace_outline(gray, slider)
-    x0, y0 = (max(int(np.floor(v)), 0) for v in outline.min(axis=0))
-    x1, y1 = min(int(np.ceil(outline[:, 0].max())) + 1, width), min(int(np.ceil(outline[:, 1].max())) + 1, height)
-    mask = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)), np.uint8)
-    cv2.fillPoly(mask, [np.round((outline - (x0, y0)) * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
+    mask, x0, y0 = _outline_mask(trace_outline(gray, slider)[0], gray.shape)
     bx, by, w, h = cv2.boundingRect(mask)  # not empty: the outline encloses a point in the image
     x0, y0 = x0 + bx, y0 + by
     return Piece(mask[by:by + h, bx:bx + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
@@ -692,13 +700,8 @@ def _fill_strength(gray: np.ndarray, outline: np.ndarray, spread: float) -> floa
     """How much flatter (log ratio of standard deviations, +2 grey levels each) and how much
     darker or lighter (over the image's ``spread``) the inside of a closed outline is than a ring
     just outside it; 0 where either is too small to measure."""
-    height, width = gray.shape
-    reach = FILL_RING[1] + 1
-    x0, y0 = (max(int(np.floor(v)) - reach, 0) for v in outline.min(axis=0))
-    x1, y1 = (int(np.ceil(v)) + reach + 1 for v in outline.max(axis=0))
-    crop = gray[y0:min(y1, height), x0:min(x1, width)].astype(np.float32)
-    inside = np.zeros(crop.shape, np.uint8)
-    cv2.fillPoly(inside, [np.round((outline - (x0, y0)) * 4).astype(np.int32)], 1, shift=2)  # 2 fractional bits
+    inside, x0, y0 = _outline_mask(outline, gray.shape, margin=FILL_RING[1] + 1)
+    crop = gray[y0:y0 + inside.shape[0], x0:x0 + inside.shape[1]].astype(np.float32)
     core = cv2.erode(inside, _K3, iterations=FILL_CORE) > 0
     ring = (cv2.dilate(inside, _K3, iterations=FILL_RING[1]) > 0) & ~(cv2.dilate(inside, _K3, iterations=FILL_RING[0]) > 0)
     if core.sum() < 5 or ring.sum() < 5:
