@@ -1,4 +1,4 @@
-"""Choose how much a gap's look (its outline's and its fill's strength) weighs when a gap-only captcha's heatmap has several peaks.
+"""Choose how much a gap's look (its outline's and its fill's strength and shade) weighs when a gap-only captcha's heatmap has several peaks.
 
     bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_gap_looks.py --spc data/real/spc --spc-split train \
@@ -8,7 +8,8 @@ Where the network sees no slider and no piece is given, the solver weighs the ga
 peaks (``decode.gap_candidates``) by how strongly a gap is drawn around each
 (``matching.choose_gap``: the peak's rank + the weighed ``gap_looks``, outline and fill, among
 the first peak and those ranked within a doubt of it whose weighed looks beat the first's by a
-margin). For
+margin and, with a shade threshold, are not clearly shaded the other way than a clearly shaded
+first peak). For
 each rule: spc vendors scored as ``bench_real.py`` scores them (x error within 5 px once the
 vendor's median signed error is removed), generated sets' gap-only captchas by the gap centre
 within 5 px. Tune on spc train and the validation sets; spc val stays the yardstick
@@ -33,6 +34,7 @@ from slidercaptcha.inference.matching import (
     GAP_LOOK_MARGIN,
     GAP_OUTLINE_WEIGHT,
     GAP_RANK_DOUBT,
+    GAP_SHADE_CLEAR,
     choose_gap,
     gap_looks,
 )
@@ -40,17 +42,22 @@ from slidercaptcha.inference.solver import decoding_mode
 from slidercaptcha.metrics import x_error_summary
 from slidercaptcha.preprocess import to_rgb
 
-# (outline weight, fill weight, margin, doubt): off; the outline alone (the rule before fills were
-# measured); outline and fill; the fill alone
-IN_USE = (GAP_OUTLINE_WEIGHT, GAP_FILL_WEIGHT, GAP_LOOK_MARGIN, GAP_RANK_DOUBT)
-RULES = ((0.0, 0.0, 0.0, np.inf), (0.15, 0.0, 0.075, 0.1),
-         *((0.15, f, m, d) for f in (0.05, 0.1, 0.2) for m in (0.05, 0.1) for d in (0.1, 0.15)),
-         *((0.0, f, m, 0.1) for f in (0.05, 0.1, 0.2) for m in (0.05, 0.1)))
+# (outline weight, fill weight, margin, doubt, shade_clear): off; the outline alone (the rule before
+# fills were measured); outline and fill; the fill alone; then outline and fill where a peak
+# clearly shaded the other way than a clearly shaded first peak is passed over
+IN_USE = (GAP_OUTLINE_WEIGHT, GAP_FILL_WEIGHT, GAP_LOOK_MARGIN, GAP_RANK_DOUBT, GAP_SHADE_CLEAR)
+RULES = ((0.0, 0.0, 0.0, np.inf, np.inf), (0.15, 0.0, 0.075, 0.1, np.inf),
+         *((0.15, f, m, d, np.inf) for f in (0.05, 0.1, 0.2) for m in (0.05, 0.1) for d in (0.1, 0.15)),
+         *((0.0, f, m, 0.1, np.inf) for f in (0.05, 0.1, 0.2) for m in (0.05, 0.1)),
+         *((0.15, 0.05, 0.05, d, s) for d in (0.1, 0.15) for s in (0.5, 1.0, 1.5)))
 
 
-def label(rule: tuple[float, float, float, float]) -> str:
-    outline, fill, margin, doubt = rule
-    return "off" if outline == fill == 0 else f"outline {outline:g}, fill {fill:g}, margin {margin:g}, doubt {doubt:g}"
+def label(rule: tuple[float, float, float, float, float]) -> str:
+    outline, fill, margin, doubt, shade = rule
+    if outline == fill == 0:
+        return "off"
+    return f"outline {outline:g}, fill {fill:g}, margin {margin:g}, doubt {doubt:g}" + \
+        (f", shade {shade:g}" if np.isfinite(shade) else "")
 
 
 def answers(solver: SliderSolver, records: list[LabelRecord], desc: str) -> dict[str, list[tuple[float, float]]]:

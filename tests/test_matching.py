@@ -790,14 +790,27 @@ def test_gap_candidates_take_a_plateau_of_equal_maxima_as_one_peak():
 def test_choose_gap_takes_a_clearly_stronger_look_of_a_peak_in_doubt_only():
     from slidercaptcha.inference.matching import choose_gap
 
-    rule = {"weights": (0.15, 0.05), "margin": 0.1, "doubt": 0.2}
-    assert choose_gap([0.5, 0.4], [[1.0, 0.0], [1.8, 0.0]], **rule) == 1  # 0.67 > 0.65, 0.12 stronger
-    assert choose_gap([0.5, 0.4], [[1.0, 1.0], [1.0, 2.0]], **rule) == 0  # 0.05 stronger fill: under the margin
-    assert choose_gap([0.5, 0.4], [[1.0, 1.0], [1.0, 4.0]], **rule) == 1  # 0.15 stronger fill: 0.55 > 0.5
-    assert choose_gap([0.5, 0.4], [[1.0, 0.0], [1.4, 0.0]], **rule) == 0  # 0.06 stronger: under the margin
-    assert choose_gap([0.5, 0.25], [[1.0, 0.0], [3.0, 0.0]], **rule) == 0  # would win on the sum, but ranked 0.25 lower
-    assert choose_gap([0.5, 0.25], [[1.0, 0.0], [3.0, 0.0]], **{**rule, "doubt": 1.0}) == 1
-    assert choose_gap([0.5, 0.4, 0.45], [[1.0, 0.0], [1.8, 0.0], [1.9, 0.0]], **rule) == 2
+    rule = {"weights": (0.15, 0.05), "margin": 0.1, "doubt": 0.2, "shade_clear": 1.0}
+    assert choose_gap([0.5, 0.4], [[1.0, 0.0, 0], [1.8, 0.0, 0]], **rule) == 1  # 0.67 > 0.65, 0.12 stronger
+    assert choose_gap([0.5, 0.4], [[1.0, 1.0, 0], [1.0, 2.0, 0]], **rule) == 0  # 0.05 stronger fill: under the margin
+    assert choose_gap([0.5, 0.4], [[1.0, 1.0, 0], [1.0, 4.0, 0]], **rule) == 1  # 0.15 stronger fill: 0.55 > 0.5
+    assert choose_gap([0.5, 0.4], [[1.0, 0.0, 0], [1.4, 0.0, 0]], **rule) == 0  # 0.06 stronger: under the margin
+    assert choose_gap([0.5, 0.25], [[1.0, 0.0, 0], [3.0, 0.0, 0]], **rule) == 0  # would win on the sum, but ranked 0.25 lower
+    assert choose_gap([0.5, 0.25], [[1.0, 0.0, 0], [3.0, 0.0, 0]], **{**rule, "doubt": 1.0}) == 1
+    assert choose_gap([0.5, 0.4, 0.45], [[1.0, 0.0, 0], [1.8, 0.0, 0], [1.9, 0.0, 0]], **rule) == 2
+
+
+def test_choose_gap_keeps_a_clearly_dark_first_peak_against_a_clearly_light_one():
+    """The look that would win (0.15 stronger fill) is shaded the other way: a bright patch beside
+    a dark hollow. Only where both are clearly shaded (beyond ``shade_clear``) is it passed over."""
+    from slidercaptcha.inference.matching import choose_gap
+
+    rule = {"weights": (0.15, 0.05), "margin": 0.1, "doubt": 0.2, "shade_clear": 1.0}
+    assert choose_gap([0.5, 0.4], [[1.0, 1.5, -1.5], [1.0, 4.5, 1.5]], **rule) == 0  # dark first, light other
+    assert choose_gap([0.5, 0.4], [[1.0, 1.5, 1.5], [1.0, 4.5, -1.5]], **rule) == 0  # light first, dark other
+    assert choose_gap([0.5, 0.4], [[1.0, 1.5, -1.5], [1.0, 4.5, -2.5]], **rule) == 1  # both dark: the look decides
+    assert choose_gap([0.5, 0.4], [[1.0, 1.5, -0.5], [1.0, 4.5, 1.5]], **rule) == 1  # the first barely shaded
+    assert choose_gap([0.5, 0.4], [[1.0, 1.5, -1.5], [1.0, 4.5, 0.5]], **rule) == 1  # the other barely shaded
 
 
 def test_gap_looks_measure_a_translucent_fill_stronger_than_a_paler_ones():
@@ -808,7 +821,7 @@ def test_gap_looks_measure_a_translucent_fill_stronger_than_a_paler_ones():
 
     mask = jigsaw_mask()
     h, w = mask.shape
-    stronger = 0
+    stronger = darker = 0
     for seed in range(10):
         image = textured_background(np.random.default_rng(seed)).astype(np.float32)
         for x, keep in ((80, 0.4), (280, 0.85)):
@@ -816,8 +829,9 @@ def test_gap_looks_measure_a_translucent_fill_stronger_than_a_paler_ones():
             roi[mask] = roi[mask] * keep + (1 - keep) * 20
         looks = gap_looks(image.astype(np.uint8), np.array([(80 + w / 2, 60 + h / 2), (280 + w / 2, 60 + h / 2)]))
         stronger += bool(looks[0, 1] > looks[1, 1] + 1.0)
-    # Measured: 10/10 (gap fill 3.0-4.0, decoy 0.7-1.9).
-    assert stronger >= 9, f"{stronger} of 10"
+        darker += bool(looks[0, 2] < looks[1, 2] < 0)
+    # Measured: 10/10 (gap fill 3.0-4.0, decoy 0.7-1.9); 10/10 shaded darker, both below 0.
+    assert stronger >= 9 and darker >= 9, f"stronger {stronger}, darker {darker} of 10"
 
 
 def test_gap_only_solve_prefers_the_gap_over_a_paler_decoy_the_network_ranked_first():

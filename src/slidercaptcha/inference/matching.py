@@ -86,6 +86,7 @@ GAP_OUTLINE_WEIGHT = 0.15
 GAP_FILL_WEIGHT = 0.05
 GAP_LOOK_MARGIN = 0.05
 GAP_RANK_DOUBT = 0.1  # only peaks ranked within this of the first are weighed (and traced)
+GAP_SHADE_CLEAR = 1.0  # × the image's grey spread: a fill this much darker or lighter is clearly shaded
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
 HOLLOW_MIN_PRIOR = 0.15
@@ -657,16 +658,23 @@ def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piec
 
 def choose_gap(ranks: np.ndarray, looks: np.ndarray,
                weights: tuple[float, float] = (GAP_OUTLINE_WEIGHT, GAP_FILL_WEIGHT),
-               margin: float = GAP_LOOK_MARGIN, doubt: float = GAP_RANK_DOUBT) -> int:
+               margin: float = GAP_LOOK_MARGIN, doubt: float = GAP_RANK_DOUBT,
+               shade_clear: float = GAP_SHADE_CLEAR) -> int:
     """Which of a gap-only captcha's heatmap peaks (their ``ranks``, best first, and their
-    :func:`gap_looks`) is the gap: the best rank plus the looks weighed by ``weights``, among the
-    first peak and those ranked within ``doubt`` of it whose weighed looks beat the first's by
-    ``margin``. A decoy the network ranked first, but not by far, loses where it is drawn
-    clearly paler than the gap."""
+    :func:`gap_looks`) is the gap: the best rank plus the outline and fill weighed by ``weights``,
+    among the first peak and those ranked within ``doubt`` of it whose weighed looks beat the
+    first's by ``margin``. A decoy the network ranked first, but not by far, loses where it is
+    drawn clearly paler than the gap. A first peak clearly shaded (darker or lighter than its
+    surroundings by ``shade_clear``) is not given up for a peak clearly shaded the other way: a
+    vendor draws its gap and its decoys alike, dark or light, so a flat bright patch beside a
+    dark hollow is neither."""
     ranks = np.asarray(ranks, np.float64)
-    strengths = np.asarray(looks, np.float64) @ np.asarray(weights, np.float64)
+    looks = np.asarray(looks, np.float64)
+    strengths = looks[:, :2] @ np.asarray(weights, np.float64)
+    shade = looks[:, 2]
     total = ranks + strengths
-    total[1:][(strengths[1:] - strengths[0] < margin) | (ranks[1:] < ranks[0] - doubt)] = -np.inf
+    opposite = (shade * shade[0] < 0) & (np.abs(shade) > shade_clear) & (abs(shade[0]) > shade_clear)
+    total[1:][(strengths[1:] - strengths[0] < margin) | (ranks[1:] < ranks[0] - doubt) | opposite[1:]] = -np.inf
     return int(np.argmax(total))
 
 
@@ -681,10 +689,10 @@ def pick_gap(image: np.ndarray, points: np.ndarray, ranks: np.ndarray) -> int:
 
 
 def gap_looks(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """How strongly a gap is drawn around each point, [n, 2], from the closed outline traced
+    """How strongly a gap is drawn around each point, [n, 3], from the closed outline traced
     there (:func:`trace_outline`): the mean gradient across the outline over the image's
-    90th-percentile gradient (capped at ``OUTLINE_STRENGTH_CAP``), and the fill's strength
-    (:func:`_fill_strength`). A gap is drawn as a dark, light or rimmed translucent hollow; a
+    90th-percentile gradient (capped at ``OUTLINE_STRENGTH_CAP``), and the fill's strength and
+    shade (:func:`_fill_look`). A gap is drawn as a dark, light or rimmed translucent hollow; a
     decoy is usually drawn paler: a weaker outline over a fainter fill."""
     gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
     scale = max(float(np.percentile(edges(gray)[::2, ::2], 90)), 1e-3)  # every 4th pixel: 4x faster, within 10 %
@@ -692,22 +700,24 @@ def gap_looks(image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
     looks = []
     for x, y in points:
         outline, across = trace_outline(gray, (float(x), float(y)))
-        looks.append((min(float(across.mean()) / scale, OUTLINE_STRENGTH_CAP), _fill_strength(gray, outline, spread)))
-    return np.array(looks, np.float64).reshape(-1, 2)
+        looks.append((min(float(across.mean()) / scale, OUTLINE_STRENGTH_CAP), *_fill_look(gray, outline, spread)))
+    return np.array(looks, np.float64).reshape(-1, 3)
 
 
-def _fill_strength(gray: np.ndarray, outline: np.ndarray, spread: float) -> float:
-    """How much flatter (log ratio of standard deviations, +2 grey levels each) and how much
-    darker or lighter (over the image's ``spread``) the inside of a closed outline is than a ring
-    just outside it; 0 where either is too small to measure."""
+def _fill_look(gray: np.ndarray, outline: np.ndarray, spread: float) -> tuple[float, float]:
+    """The inside of a closed outline against a ring just outside it: its strength (how much
+    flatter, as the log ratio of standard deviations +2 grey levels each, plus how much darker or
+    lighter over the image's ``spread``) and its shade (the signed difference of means over
+    ``spread``: < 0 darker); (0, 0) where either is too small to measure."""
     inside, x0, y0 = _outline_mask(outline, gray.shape, margin=FILL_RING[1] + 1)
     crop = gray[y0:y0 + inside.shape[0], x0:x0 + inside.shape[1]].astype(np.float32)
     core = cv2.erode(inside, _K3, iterations=FILL_CORE) > 0
     ring = (cv2.dilate(inside, _K3, iterations=FILL_RING[1]) > 0) & ~(cv2.dilate(inside, _K3, iterations=FILL_RING[0]) > 0)
     if core.sum() < 5 or ring.sum() < 5:
-        return 0.0
+        return 0.0, 0.0
     a, b = crop[core], crop[ring]
-    return float(np.log((b.std() + 2) / (a.std() + 2)) + abs(float(b.mean()) - float(a.mean())) / spread)
+    shade = (float(a.mean()) - float(b.mean())) / spread
+    return float(np.log((b.std() + 2) / (a.std() + 2))) + abs(shade), shade
 
 
 def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],
