@@ -20,7 +20,8 @@ matches it against the gap the network found to measure the sliding distance, an
 silhouette out (:func:`cut_drawn_slider`) to search for it like a given piece, so a hollow the
 network ranked second can win on its shape. Gap-only captchas have neither; where the heatmap
 is in doubt between peaks, the one with the clearly stronger closed outline and fill can win
-(:func:`pick_gap`), since decoys are drawn paler than the gap.
+(:func:`pick_gap`), since decoys are drawn paler than the gap, unless it is shaded the other
+way (light against a dark first peak, or dark against a light one).
 
 The solver, ``evaluate`` and the benchmarks all go through this module.
 """
