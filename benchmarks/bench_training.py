@@ -6,7 +6,7 @@ captchas with their real targets. Prints a table and writes JSON.
     python benchmarks/bench_training.py                      # the default grid (CPU)
     python benchmarks/bench_training.py --compile            # also torch.compile (slow to compile)
     python benchmarks/bench_training.py --device cuda --json benchmarks/results/bench_training_cuda.json
-                                                             # GPU grid, also bf16 autocast (--amp)
+                                                             # the GPU grid, each also under bf16 autocast
 """
 
 from __future__ import annotations

@@ -179,12 +179,14 @@ styles_stage styles_model13 71 4 3 300 checkpoints/styles_model12/epoch_004.pth 
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
 git apply -R scripts/stage18_shumei.patch
 
-# Stage 19, on a GPU (a lent NVIDIA H200; 14 loader workers): from stage 17's epoch 4 (the run started
-# from the shipped default.safetensors, the same weights stored FP16), far more of the stage-17 mix at
-# batch 64: 23,680 captchas an epoch, a 6-epoch schedule that the device time stopped one step into
-# epoch 5 (Ctrl-C or SIGTERM saves last.pth there), then one epoch of 12,800 from its last weights
-# at lr 1e-4 falling to 2e-5 (both validated on the first 150 of the val set). Not shipped: every epoch loses the mean on spc train (90.8-91.6 against
-# 93.2 %; Dingxiang 83.7-84.3 against 88.0; benchmarks/results/stage19_spc_train.md).
+# Stage 19, on a GPU (a lent NVIDIA H200; 14 loader workers): from stage 17's epoch 4 (the run
+# started from the shipped default.safetensors, the same weights stored FP16), far more of the
+# stage-17 mix at batch 64: 23,680 captchas an epoch on a 6-epoch schedule, which the lent GPU's
+# time stopped one step into epoch 5 (epochs 5 and 6 never ran); then one epoch of 12,800 from
+# epoch 4's weights (the run took last.pth, saved one step later) at lr 1e-4 falling to 2e-5.
+# Both runs validated on the first 150 captchas of the val set. Not shipped: every epoch loses the
+# mean on spc train (90.8-91.6 against 93.2 %; Dingxiang 83.7-84.3 against 88.0;
+# benchmarks/results/stage19_spc_train.md).
 GPU_STAGE=(--set "model.input_size=[192,384]" --set loss.decoy.weight=0.3 --set "data.art=[data/art/train]"
            --set data.val_manifest=data/styles_model/val/manifest.jsonl --set data.generator.gap_only_prob=0.35
            --set data.num_workers=14 --set training.batch_size=64 --set training.adaptive_batch_size=false)
@@ -192,7 +194,7 @@ slidercaptcha train --config config/default_model.yaml --init_from checkpoints/s
     "${GPU_STAGE[@]}" --set training.seed=79 --set training.optimizer.lr=3e-4 --set training.num_epochs=6 \
     --set training.scheduler.T_0=5 --set data.samples_per_epoch=23680 --set checkpoints.keep_last=10 \
     --set checkpoints.save_dir=checkpoints/styles_model14 --set logging.tensorboard_dir=runs/styles_model14
-slidercaptcha train --config config/default_model.yaml --init_from checkpoints/styles_model14/last.pth \
+slidercaptcha train --config config/default_model.yaml --init_from checkpoints/styles_model14/epoch_004.pth \
     "${GPU_STAGE[@]}" --set training.seed=83 --set training.optimizer.lr=1e-4 --set training.num_epochs=1 \
     --set training.scheduler.warmup_epochs=0 --set training.scheduler.T_0=1 --set data.samples_per_epoch=12800 \
     --set checkpoints.save_dir=checkpoints/styles_model14b --set logging.tensorboard_dir=runs/styles_model14b
