@@ -201,6 +201,16 @@ slidercaptcha train --config config/default_model.yaml --init_from checkpoints/s
 score_on_spc_train styles_model14 300 checkpoints/styles_model14/epoch_00{2,3,4}.pth \
     checkpoints/styles_model14b/epoch_001.pth checkpoints/styles_model12/epoch_004.pth
 
+# Stage 20: from stage 17's epoch 4 (the run started from the shipped default.safetensors), dingxiang-like
+# drawing no composites (scripts/stage20_dingxiang.patch, for this stage only: Dingxiang serves its piece
+# apart, and the network reads its paler left decoy as a drawn slider on 82 of 300 spc train captchas),
+# lr 2e-4, seed 89, 3 epochs. Not shipped: 91.9-92.9 against 93.2 % on spc train, and epoch 3 still takes
+# the composite path on 80 of the 300 (benchmarks/results/stage20_spc_train.md).
+git apply scripts/stage20_dingxiang.patch
+styles_stage styles_model15 89 3 2 300 checkpoints/styles_model12/epoch_004.pth \
+    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
+git apply -R scripts/stage20_dingxiang.patch
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 17's epoch 4,
 # picked above by spc train (benchmarks/results/stage17_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
