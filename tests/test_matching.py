@@ -787,6 +787,22 @@ def test_gap_candidates_take_a_plateau_of_equal_maxima_as_one_peak():
     assert peaks.scores.tolist() == pytest.approx([0.9, 0.6])
 
 
+def test_gap_candidates_on_a_flat_map_are_the_best_separate_peaks_in_order():
+    """A flat map makes every cell a local maximum; the candidates are still the ``count`` best
+    separate peaks, best first, whatever order the flat cells come in."""
+    from slidercaptcha.decode import CANDIDATES, gap_candidates
+
+    heat = torch.full((1, 1, 24, 48), 0.2)
+    values = (0.5, 0.9, 0.3, 0.7, 0.6, 0.8)  # six peaks 8 cells apart, not in rank order
+    for i, v in enumerate(values):
+        heat[0, 0, 12, 2 + 8 * i] = v
+    outputs = {"heatmap_gap": heat, "offset_gap": torch.zeros(1, 2, 24, 48)}
+    peaks = gap_candidates(outputs, torch.tensor([[1.0, 1.0, 0.0, 0.0]]))[0]
+    assert peaks.scores.tolist() == pytest.approx(sorted(values, reverse=True)[:CANDIDATES])
+    assert [round(float(x)) for x in peaks.points[:, 0]] == [4 * (2 + 8 * values.index(v)) + 2
+                                                             for v in sorted(values, reverse=True)[:CANDIDATES]]
+
+
 def test_choose_gap_takes_a_clearly_stronger_look_of_a_peak_in_doubt_only():
     from slidercaptcha.inference.matching import choose_gap
 
