@@ -212,7 +212,8 @@ def test_errors_vs_labels_scores_against_the_generator_labels():
 
 def test_drawn_slider_sets_the_sliding_distance():
     """Composite captchas: heatmap points a few pixels off (both ways) come back with the
-    sliding distance the image shows, measured by matching the drawn slider against the gap."""
+    sliding distance the image shows, measured by matching the drawn slider against the gap,
+    and on one row."""
     from slidercaptcha.inference.matching import ALIGN_MIN_SCORE, align_drawn_slider
 
     captchas = [c for seed in range(17, 21)
@@ -225,6 +226,7 @@ def test_drawn_slider_sets_the_sliding_distance():
         new_gap, new_slider, score = align_drawn_slider(cap.image, gap, slider)
         if score >= ALIGN_MIN_SCORE:  # matched: the points move by half the disagreement each, in opposite ways
             assert np.add(new_gap, new_slider) == pytest.approx(np.add(gap, slider))
+        assert new_gap[1] == new_slider[1]  # the slider slides along its gap's row: one row for both
         exact += abs(new_gap[0] - new_slider[0] - true_distance) <= 1.5
     # Faint gap styles (blur, frosted, soft shadow) leave little outline to match. Measured 44/60
     # (seeds 17-20); one seed's 15 ranges 9-14 over seeds 15-22, too few for a floor of their own.
