@@ -91,6 +91,11 @@ GAP_SHADE_CLEAR = 1.0  # × the image's grey spread: a fill this much darker or 
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
 HOLLOW_MIN_PRIOR = 0.15
+# The slider heatmap's peak at or above which the drawn slider's row is trusted as the gap's
+# (``align_drawn_slider(same_row=True)``); a decoy or object read as a slider in a gap-only captcha
+# peaks lower, and its row would pull the gap off its own. Chosen on the validation and tuning
+# sets (MODEL_CARD.md), 0.5-0.7 level:
+SAME_ROW_MIN_SLIDER = 0.5
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -511,13 +516,15 @@ def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int
 def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
                        prior: np.ndarray | None = None, sizes: tuple[float, ...] = SLIDER_PATCH_SIZES,
                        search: float = ALIGN_SEARCH, min_score: float = ALIGN_MIN_SCORE,
-                       hollow_min_prior: float | None = HOLLOW_MIN_PRIOR,
+                       hollow_min_prior: float | None = HOLLOW_MIN_PRIOR, same_row: bool = True,
                        ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
-    A square patch of edges around the slider, matched near the gap on the slider's row (the
-    mean of the two points' rows, within ``ROW_SLACK``), measures gap − slider at full
-    resolution. The heatmaps' two points are then moved towards each other (or apart) by
+    A square patch of edges around the slider, matched near the gap, measures gap − slider at
+    full resolution. A drawn slider slides along its gap's row (in real captchas, and within
+    ±1 px in the generator's), so with ``same_row`` (the solver sets it where the network is
+    sure of the slider: :data:`SAME_ROW_MIN_SLIDER`) the match looks only along the mean of the
+    two points' rows (within ``ROW_SLACK``) and both points take one row at the end. The heatmaps' two points are then moved towards each other (or apart) by
     half the disagreement each, so the sliding distance is the measured one and the two
     points share their errors. The piece's size is unknown, so a few patch sides (fractions of
     the image height) are tried and the best match wins; below ``min_score`` (no clear match:
@@ -529,31 +536,24 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     its score plus the prior there beats the local one's by ``ROW_MARGIN``. Then the slider's
     silhouette is searched for along its row (:func:`other_hollow`): where it fits another
     hollow where the heatmap reaches ``hollow_min_prior`` (None: no silhouette search), the
-    patch is matched there instead. Last, the two points take one row (:func:`one_row`).
-    Returns (gap, slider, match score).
+    patch is matched there instead. Returns (gap, slider, match score).
     """
     image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
-    found = _align(image_edges, gap, slider, prior, sizes, search, min_score)
+    found = _align(image_edges, gap, slider, prior, sizes, search, min_score, same_row)
     hollow = None
     if prior is not None and hollow_min_prior is not None:
         hollow = other_hollow(image_rgb, slider, found[0], prior, hollow_min_prior)
     if hollow is not None:
-        found = _align(image_edges, hollow, slider, prior, sizes, search, min_score)
-    return (*one_row(*found[:2]), found[2])
-
-
-def one_row(gap: tuple[float, float], slider: tuple[float, float]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A drawn slider slides along its gap's row (in real captchas, and within ±1 px in the
-    generator's), so the two row estimates are one measurement twice: both points take their
-    mean. On the validation and tuning composites (MODEL_CARD.md) this puts 0.5–0.9 % more
-    captchas within 5 px than keeping each point's own row."""
-    y = (gap[1] + slider[1]) / 2
-    return (gap[0], y), (slider[0], y)
+        found = _align(image_edges, hollow, slider, prior, sizes, search, min_score, same_row)
+    if not same_row:
+        return found
+    (gx, gy), (sx, sy), score = found
+    return (gx, (gy + sy) / 2), (sx, (gy + sy) / 2), score
 
 
 def _align(image_edges: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
            prior: np.ndarray | None, sizes: tuple[float, ...], search: float, min_score: float,
-           ) -> tuple[tuple[float, float], tuple[float, float], float]:
+           same_row: bool) -> tuple[tuple[float, float], tuple[float, float], float]:
     """:func:`align_drawn_slider`'s patch match near ``gap`` and along the slider's row."""
     height, width = image_edges.shape
     local, row = (-1.0, None), (-1.0, None)
@@ -562,9 +562,9 @@ def _align(image_edges: np.ndarray, gap: tuple[float, float], slider: tuple[floa
         if side < 9 or side > min(height, width):
             continue
         r = int(round(search * side))
-        gx, gy = int(round(gap[0])) - side // 2, int(round((gap[1] + slider[1]) / 2)) - side // 2  # one row
-        found = _patch_match(image_edges, slider, side,
-                             (gx - r, gy - ROW_SLACK, gx + side + r, gy + side + ROW_SLACK))
+        row_y, ry = ((gap[1] + slider[1]) / 2, ROW_SLACK) if same_row else (gap[1], r)
+        gx, gy = int(round(gap[0])) - side // 2, int(round(row_y)) - side // 2
+        found = _patch_match(image_edges, slider, side, (gx - r, gy - ry, gx + side + r, gy + side + ry))
         if found is not None and found[0] > local[0]:
             local = found
         if prior is not None:  # the slider's row, right of the slider

@@ -31,6 +31,7 @@ from slidercaptcha.inference.images import (
     load_image,
 )
 from slidercaptcha.inference.matching import (
+    SAME_ROW_MIN_SLIDER,
     Match,
     PieceSearch,
     align_drawn_slider,
@@ -220,7 +221,8 @@ class SliderSolver:
         """Composite captcha: the drawn slider, matched against the gap (and along its row, with
         the heatmap as a prior), sets the sliding distance at full resolution."""
         found["gap"], found["slider"], found["match_score"] = align_drawn_slider(
-            to_rgb(batch.images[i]), found["gap"], found["slider"], self._prior(batch, i))
+            to_rgb(batch.images[i]), found["gap"], found["slider"], self._prior(batch, i),
+            same_row=found["slider_confidence"] >= SAME_ROW_MIN_SLIDER)
 
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,
