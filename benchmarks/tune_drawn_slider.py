@@ -1,5 +1,5 @@
 """Choose how a composite captcha's drawn slider moves the answer: to the hollow its silhouette
-fits (``hollow_min_prior``), and from which slider peak it is trusted to (``SURE_SLIDER``).
+fits (``hollow_min_prior``), and whether the slider's row is trusted as the gap's (``same_row``).
 
     bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_drawn_slider.py data/default_model/val data/styles_model/val \
@@ -8,11 +8,9 @@ fits (``hollow_min_prior``), and from which slider peak it is trusted to (``SURE
 For each captcha where the network sees a drawn slider, the drawn-slider match
 (``align_drawn_slider``) runs once per candidate ``hollow_min_prior`` (the gap heatmap's value
 that another hollow the silhouette fits must reach for the answer to move there), and once
-without the silhouette search ("off"), with ``sure`` as the solver sets it; then once per
-candidate ``SURE_SLIDER`` (the slider heatmap's peak from which the network is sure of the
-slider: both points take one row, and the row-wide and silhouette searches may move the answer;
-below it the slider is only matched near the gap; "never" and 0.3, the slider threshold, i.e.
-always, are the ends). A composite captcha
+without the silhouette search ("off"), with ``same_row`` as the solver sets it; then once per
+candidate ``SAME_ROW_MIN_SLIDER`` (the slider heatmap's peak from which both points take one
+row; "never" and 0.3, the slider threshold, i.e. always, are the ends). A composite captcha
 counts as solved when gap and slider are within 5 px on average, as ``evaluate`` scores them,
 and is missed for every candidate when no slider is detected; a gap-only captcha (a decoy or
 object read as a slider) when its gap is within 5 px, and is left out where no slider is seen
@@ -34,14 +32,14 @@ from slidercaptcha.data.labels import LabelRecord, read_labels
 from slidercaptcha.inference import SliderSolver
 from slidercaptcha.inference.matching import (
     HOLLOW_MIN_PRIOR,
-    SURE_SLIDER,
+    SAME_ROW_MIN_SLIDER,
     align_drawn_slider,
 )
 from slidercaptcha.inference.solver import decoding_mode
 from slidercaptcha.preprocess import to_rgb
 
 CANDIDATES = (None, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
-ROW_CANDIDATES = (None, 0.3, 0.4, 0.5, 0.6, 0.7)  # None: never sure
+ROW_CANDIDATES = (None, 0.3, 0.4, 0.5, 0.6, 0.7)  # None: never one row
 
 
 def label(candidate: float | None, none: str = "off") -> str:
@@ -49,12 +47,12 @@ def label(candidate: float | None, none: str = "off") -> str:
 
 
 def solved(record: LabelRecord, image: np.ndarray, prior: np.ndarray, found: dict, hollow_min_prior: float | None,
-           sure_from: float | None) -> bool:
+           same_row_from: float | None) -> bool:
     """Whether the drawn-slider match leaves a composite within 5 px (gap and slider on average) or
     a gap-only captcha's gap within 5 px."""
-    sure = sure_from is not None and found["slider_confidence"] >= sure_from
+    same_row = same_row_from is not None and found["slider_confidence"] >= same_row_from
     gap, slider, _ = align_drawn_slider(image, found["gap"], found["slider"], prior,
-                                        hollow_min_prior=hollow_min_prior, sure=sure)
+                                        hollow_min_prior=hollow_min_prior, same_row=same_row)
     if record.mode == "gap-only":
         return bool(np.hypot(*np.subtract(gap, record.gap)) <= 5)
     return bool((np.hypot(*np.subtract(gap, record.gap)) + np.hypot(*np.subtract(slider, record.slider))) / 2 <= 5)
@@ -62,7 +60,7 @@ def solved(record: LabelRecord, image: np.ndarray, prior: np.ndarray, found: dic
 
 def score_set(solver: SliderSolver, root: Path) -> tuple[dict[str, list[bool]], dict[str, dict[str, list[bool]]]]:
     """Per composite captcha: solved under each ``hollow_min_prior`` candidate; per composite and
-    per gap-only captcha with a detected slider, {form: solved under each SURE_SLIDER candidate}."""
+    per gap-only captcha with a detected slider, {form: solved under each same-row candidate}."""
     records, _, _ = read_labels(root)
     hollow: dict[str, list[bool]] = {label(c): [] for c in CANDIDATES}
     rows: dict[str, dict[str, list[bool]]] = {}
@@ -82,7 +80,7 @@ def score_set(solver: SliderSolver, root: Path) -> tuple[dict[str, list[bool]], 
         image, prior = to_rgb(batch.images[0]), solver._prior(batch, 0)
         if r.mode == "composite":
             for c in CANDIDATES:
-                hollow[label(c)].append(solved(r, image, prior, found, c, SURE_SLIDER))
+                hollow[label(c)].append(solved(r, image, prior, found, c, SAME_ROW_MIN_SLIDER))
         for c in ROW_CANDIDATES:
             rows.setdefault(r.mode, {}).setdefault(label(c, "never"), []).append(
                 solved(r, image, prior, found, HOLLOW_MIN_PRIOR, c))
@@ -111,16 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, t in table.items():
         print(f"| {name} | {t['n']} | " + " | ".join(f"{100 * v:.1f}" for v in t["within_5px"].values()) + " |")
     print(f"in use: HOLLOW_MIN_PRIOR = {HOLLOW_MIN_PRIOR:g}")
-    print("\nCaptchas solved (composites; gap-only ones with a detected slider), by SURE_SLIDER:")
+    print("\nCaptchas solved (composites; gap-only ones with a detected slider), by SAME_ROW_MIN_SLIDER:")
     print("| set | n | " + " | ".join(label(c, "never") for c in ROW_CANDIDATES) + " |")
     print("|---|---|" + "---|" * len(ROW_CANDIDATES))
     for name, t in row_table.items():
         print(f"| {name} | {t['n']} | " + " | ".join(str(v) for v in t["solved"].values()) + " |")
-    print(f"in use: SURE_SLIDER = {SURE_SLIDER:g}")
+    print(f"in use: SAME_ROW_MIN_SLIDER = {SAME_ROW_MIN_SLIDER:g}")
     Path(args.out).write_text(json.dumps({
         "command": "python benchmarks/tune_drawn_slider.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": solver.backend.description, "in_use": HOLLOW_MIN_PRIOR, "sets": table,
-        "sure_slider": {"in_use": SURE_SLIDER, "sets": row_table}}, indent=1) + "\n")
+        "same_row": {"in_use": SAME_ROW_MIN_SLIDER, "sets": row_table}}, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -91,12 +91,11 @@ GAP_SHADE_CLEAR = 1.0  # × the image's grey spread: a fill this much darker or 
 # The gap heatmap at another hollow the silhouette fits, for the answer to move there; chosen on
 # the validation sets and a tuning set with ``benchmarks/tune_drawn_slider.py`` (MODEL_CARD.md):
 HOLLOW_MIN_PRIOR = 0.15
-# The slider heatmap's peak at or above which the network is sure of a drawn slider
-# (``align_drawn_slider(sure=True)``): its row is then the gap's, and it may move the answer to
-# another hollow along that row. A decoy or object read as a slider in a gap-only captcha peaks
-# lower, and would pull the gap off its row or onto a hollow like itself. Chosen on the
-# validation and tuning sets (MODEL_CARD.md):
-SURE_SLIDER = 0.5
+# The slider heatmap's peak at or above which the drawn slider's row is trusted as the gap's
+# (``align_drawn_slider(same_row=True)``); a decoy or object read as a slider in a gap-only captcha
+# peaks lower, and its row would pull the gap off its own. Chosen on the validation and tuning
+# sets (MODEL_CARD.md), 0.5-0.7 level:
+SAME_ROW_MIN_SLIDER = 0.5
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -517,39 +516,37 @@ def _patch_match(image_edges: np.ndarray, slider: tuple[float, float], side: int
 def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
                        prior: np.ndarray | None = None, sizes: tuple[float, ...] = SLIDER_PATCH_SIZES,
                        search: float = ALIGN_SEARCH, min_score: float = ALIGN_MIN_SCORE,
-                       hollow_min_prior: float | None = HOLLOW_MIN_PRIOR, sure: bool = True,
+                       hollow_min_prior: float | None = HOLLOW_MIN_PRIOR, same_row: bool = True,
                        ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
     A square patch of edges around the slider, matched near the gap, measures gap − slider at
-    full resolution. The heatmaps' two points are then moved towards each other (or apart) by
+    full resolution. A drawn slider slides along its gap's row (in real captchas, and within
+    ±1 px in the generator's), so with ``same_row`` (the solver sets it where the network is
+    sure of the slider: :data:`SAME_ROW_MIN_SLIDER`) the match looks only along the mean of the
+    two points' rows (within ``ROW_SLACK``) and both points take one row at the end. The heatmaps' two points are then moved towards each other (or apart) by
     half the disagreement each, so the sliding distance is the measured one and the two
     points share their errors. The piece's size is unknown, so a few patch sides (fractions of
     the image height) are tried and the best match wins; below ``min_score`` (no clear match:
     a faint or rotated gap) the points stay as they were.
 
-    A slider the network is ``sure`` of (the solver: :data:`SURE_SLIDER`) also says where the
-    gap can be. It slides along its gap's row (in real captchas, and within ±1 px in the
-    generator's), so the patch is matched only along the mean of the two points' rows (within
-    ``ROW_SLACK``) and both points take that row at the end. And with the gap heatmap over the
-    image (``prior``, :func:`heatmap_in_image`), the patch is also matched along the slider's
-    whole row to its right: where the network took a decoy, the drawn slider's outline fits the
-    real gap better. That match replaces the local one when its score plus the prior there
-    beats the local one's by ``ROW_MARGIN``. Then the slider's silhouette is searched for along
-    its row (:func:`other_hollow`): where it fits another hollow where the heatmap reaches
-    ``hollow_min_prior`` (None: no silhouette search), the patch is matched there instead.
-    An unsure slider is only matched near the gap, within ``search`` patch sides each way.
-    Returns (gap, slider, match score).
+    With the gap heatmap over the image (``prior``, :func:`heatmap_in_image`), the patch is also
+    matched along the slider's whole row to its right: where the network took a decoy, the
+    drawn slider's outline fits the real gap better. That match replaces the local one when
+    its score plus the prior there beats the local one's by ``ROW_MARGIN``. Then the slider's
+    silhouette is searched for along its row (:func:`other_hollow`): where it fits another
+    hollow where the heatmap reaches ``hollow_min_prior`` (None: no silhouette search), the
+    patch is matched there instead. Returns (gap, slider, match score).
     """
     image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
-    if not sure:
-        return _align(image_edges, gap, slider, None, sizes, search, min_score, same_row=False)
-    found = _align(image_edges, gap, slider, prior, sizes, search, min_score, same_row=True)
+    found = _align(image_edges, gap, slider, prior, sizes, search, min_score, same_row)
     hollow = None
     if prior is not None and hollow_min_prior is not None:
         hollow = other_hollow(image_rgb, slider, found[0], prior, hollow_min_prior)
     if hollow is not None:
-        found = _align(image_edges, hollow, slider, prior, sizes, search, min_score, same_row=True)
+        found = _align(image_edges, hollow, slider, prior, sizes, search, min_score, same_row)
+    if not same_row:
+        return found
     (gx, gy), (sx, sy), score = found
     return (gx, (gy + sy) / 2), (sx, (gy + sy) / 2), score
 

@@ -31,7 +31,7 @@ from slidercaptcha.inference.images import (
     load_image,
 )
 from slidercaptcha.inference.matching import (
-    SURE_SLIDER,
+    SAME_ROW_MIN_SLIDER,
     Match,
     PieceSearch,
     align_drawn_slider,
@@ -222,7 +222,7 @@ class SliderSolver:
         the heatmap as a prior), sets the sliding distance at full resolution."""
         found["gap"], found["slider"], found["match_score"] = align_drawn_slider(
             to_rgb(batch.images[i]), found["gap"], found["slider"], self._prior(batch, i),
-            sure=found["slider_confidence"] >= SURE_SLIDER)
+            same_row=found["slider_confidence"] >= SAME_ROW_MIN_SLIDER)
 
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,
