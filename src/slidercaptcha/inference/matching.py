@@ -521,14 +521,15 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
     A square patch of edges around the slider, matched near the gap, measures gap − slider at
-    full resolution. A drawn slider slides along its gap's row (in real captchas, and within
-    ±1 px in the generator's), so with ``same_row`` (the solver sets it where the network is
-    sure of the slider: :data:`SAME_ROW_MIN_SLIDER`) the match looks only along the mean of the
-    two points' rows (within ``ROW_SLACK``) and both points take one row at the end. The heatmaps' two points are then moved towards each other (or apart) by
+    full resolution. The heatmaps' two points are then moved towards each other (or apart) by
     half the disagreement each, so the sliding distance is the measured one and the two
     points share their errors. The piece's size is unknown, so a few patch sides (fractions of
     the image height) are tried and the best match wins; below ``min_score`` (no clear match:
-    a faint or rotated gap) the points stay as they were.
+    a faint or rotated gap) the points stay as they were. A drawn slider slides along its gap's
+    row (in real captchas, and within ±1 px in the generator's), so with ``same_row`` (the
+    solver sets it where the network is sure of the slider: :data:`SAME_ROW_MIN_SLIDER`) the
+    match looks only along the mean of the two points' rows (within ``ROW_SLACK``) and both
+    points take that row at the end.
 
     With the gap heatmap over the image (``prior``, :func:`heatmap_in_image`), the patch is also
     matched along the slider's whole row to its right: where the network took a decoy, the
