@@ -631,6 +631,21 @@ def test_drawn_slider_finds_the_gap_when_the_network_took_a_decoy():
     assert found >= 7 and stayed >= 9, f"{found}/10 real gaps found, {stayed}/10 stayed without a prior"
 
 
+def test_a_slider_on_another_row_moves_the_gap_only_when_trusted():
+    """``same_row=False`` (the solver: a slider peak under SAME_ROW_MIN_SLIDER, maybe a decoy
+    read as a slider) leaves the gap on its own row; ``same_row=True`` puts both points on the
+    mean of their rows."""
+    kept = 0
+    for seed in range(5):
+        image, _, gap, _ = composite_with_decoy(seed)
+        false_slider = (30.0, gap[1] + 30.0)  # an object 30 px below the gap's row
+        new_gap, new_slider, _ = align_drawn_slider(image, gap, false_slider, same_row=False)
+        kept += abs(new_gap[1] - gap[1]) <= 3 and new_gap[1] != new_slider[1]
+        trusted_gap, trusted_slider, _ = align_drawn_slider(image, gap, false_slider, same_row=True)
+        assert trusted_gap[1] == trusted_slider[1] and abs(trusted_gap[1] - gap[1]) > 10
+    assert kept == 5, f"{kept}/5 gaps kept their row"
+
+
 def test_drawn_slider_silhouette_is_traced():
     """The outline traced around the network's slider point is the drawn piece's: its box within
     2 px of the true one, and its mask covering the true silhouette (IoU)."""
