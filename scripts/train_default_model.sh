@@ -220,6 +220,14 @@ python scripts/average_weights.py --out checkpoints/stage21/soup.pth \
     checkpoints/styles_model14/epoch_004.pth:0.4 checkpoints/styles_model12/epoch_004.pth:0.6
 score_on_spc_train stage21 300 checkpoints/stage21/soup.pth checkpoints/styles_model12/epoch_004.pth
 
+# Stage 22: from the shipped weights (stage 21's mean, default.safetensors), the stage-17 mix with a
+# wider scale augmentation, 0.8-1.2 instead of 0.9-1.1 (session 21: NetEase's large pieces are solved
+# better with the image zoomed out at inference, which costs a second network run), lr 2e-4, seed 97,
+# 4 epochs; every epoch and its means with the start scored on spc train.
+styles_stage stage22 97 4 3 300 src/slidercaptcha/weights/default.safetensors \
+    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4 \
+    --set "training.augmentation.random_scale=[0.8,1.2]"
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 21's mean,
 # picked above by spc train (benchmarks/results/stage21_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
