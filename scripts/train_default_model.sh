@@ -229,10 +229,10 @@ score_on_spc_train stage21 300 checkpoints/stage21/soup.pth checkpoints/styles_m
 styles_stage stage22 97 4 3 300 src/slidercaptcha/weights/default.safetensors \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4 \
     --set "training.augmentation.random_scale=[0.8,1.2]"
-for share in 04 05; do
-    python scripts/average_weights.py --out checkpoints/stage22/soup_e4_$share.pth \
-        checkpoints/stage22/epoch_004.pth:0.${share#0} src/slidercaptcha/weights/default.safetensors:0.$((10 - ${share#0}))
-done
+python scripts/average_weights.py --out checkpoints/stage22/soup_e4_04.pth \
+    checkpoints/stage22/epoch_004.pth:0.4 src/slidercaptcha/weights/default.safetensors:0.6
+python scripts/average_weights.py --out checkpoints/stage22/soup_e4_05.pth \
+    checkpoints/stage22/epoch_004.pth:0.5 src/slidercaptcha/weights/default.safetensors:0.5
 score_on_spc_train stage22 300 checkpoints/stage22/soup_e4_0{4,5}.pth src/slidercaptcha/weights/default.safetensors
 
 # Stage 23: netease-like draws 2 of its 7 gaps with the rightmost knob as a pale bubble with its own
