@@ -352,3 +352,21 @@ def test_chained_runs_plot_and_report_as_one_history(tmp_path):
     summary = "\n".join(report.training_summary(chained, "a → b"))
     assert "2min 30s (5 epochs in 2 chained runs, later ones starting at epochs 4)" in summary
     assert "**Best epoch**: 4/5" in summary
+
+
+def test_accuracy_per_gap_and_per_drawn_slider_visibility():
+    """Generated sets record both visibilities; the slider's only for composites, whose bins
+    leave the other forms out."""
+    metas = [{"style": "classic", "gap_visibility": 1.7, "slider_visibility": 1.6},
+             {"style": "classic", "gap_visibility": 6.0, "slider_visibility": 4.0},
+             {"style": "classic", "gap_visibility": 6.0, "slider_visibility": None}]
+    records = [LabelRecord(Path(f"{i}.png"), (50.0, 20.0), meta=m) for i, m in enumerate(metas)]
+    err = np.array([8.0, 1.0, 2.0])
+    errors = {"error": err, "gap": err, "slider": err, "distance": err, "angle": err}
+    groups = ev.generator_groups(records, errors)
+    assert list(groups["per_visibility"]) == ["1.5–2", "≥5"]
+    assert groups["per_visibility"]["≥5"]["n"] == 2 and groups["per_visibility"]["1.5–2"]["accuracy@5px"] == 0
+    assert list(groups["per_slider_visibility"]) == ["1.5–2", "3–5"]
+    assert sum(g["n"] for g in groups["per_slider_visibility"].values()) == 2
+    older = [LabelRecord(Path("old.png"), (50.0, 20.0), meta={"style": "classic", "gap_visibility": 2.5})]
+    assert "per_slider_visibility" not in ev.generator_groups(older, {k: v[:1] for k, v in errors.items()})

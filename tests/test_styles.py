@@ -1,4 +1,4 @@
-"""Generator styles, illustrated backgrounds and the gap-visibility floor."""
+"""Generator styles, illustrated backgrounds and the visibility floor of gaps and drawn sliders."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from slidercaptcha.data.render import (
     VIS_ATTEMPTS,
     EffectProbs,
     _Placed,
-    gap_visibility,
+    outline_visibility,
     render_captcha,
     stamp,
     style_gray_faint_knobs,
@@ -149,12 +149,32 @@ def test_visibility_grows_with_contrast_and_the_floor_redraws_faint_gaps():
         img = bg.copy()
         stamp(img, gap, "dark", np.random.default_rng(1))  # dark look, then blend toward bg
         img = bg * (1 - alpha) + img * alpha
-        levels.append(gap_visibility((np.clip(img, 0, 1) * 255).astype(np.uint8), gap))
+        levels.append(outline_visibility((np.clip(img, 0, 1) * 255).astype(np.uint8), gap))
     assert levels[0] < 1.1 and 1.5 < levels[1] < levels[2]  # invisible ≈ 1; plain to see > 1.5
     cfg = GeneratorConfig()
     floor = [render_captcha(np.random.default_rng([5, i]), cfg, NO_EFFECTS, "gap-only").record for i in range(20)]
     assert all(r["gap_visibility"] >= cfg.min_gap_visibility or r["redraws"] == VIS_ATTEMPTS - 1 for r in floor)
     assert any(r["redraws"] > 0 for r in floor)  # the floor did redraw some (else this checks nothing)
+
+
+def test_the_floor_redraws_composites_whose_drawn_slider_does_not_show():
+    """Same seeds with and without the slider floor: a composite whose first draw has a faint
+    slider (and a visible gap) is drawn again; every other captcha comes out the same."""
+    off = replace(GeneratorConfig(), style="shumei-like", min_slider_visibility=0.0)
+    on = replace(off, min_slider_visibility=1.5)
+    redrawn = 0
+    for i in range(60):
+        first = render_captcha(np.random.default_rng([7, i]), off, NO_EFFECTS, "composite").record
+        floored = render_captcha(np.random.default_rng([7, i]), on, NO_EFFECTS, "composite").record
+        assert floored["slider_visibility"] >= 1.5 or floored["redraws"] == VIS_ATTEMPTS - 1
+        if first["slider_visibility"] < 1.5 and first["redraws"] == 0:
+            assert floored["redraws"] > 0 and floored["gap_x"] != first["gap_x"]
+            redrawn += 1
+        elif first["redraws"] == 0:
+            assert floored == first
+    assert redrawn >= 2  # shumei-like's rimless pieces do vanish into busy backgrounds
+    gap_only = render_captcha(np.random.default_rng(0), on, NO_EFFECTS, "gap-only").record
+    assert gap_only["slider_visibility"] is None
 
 
 def test_generate_style_cli_and_preview_sheet_per_style(tmp_path, capsys):

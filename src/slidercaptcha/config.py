@@ -192,6 +192,7 @@ class GeneratorConfig:
     jpeg_prob: float = num(0.3, 0, 1)  # many real captchas are JPEGs
     style: str = "mix"  # a style name (data/styles/*.yaml), "mix" (weighted, one per captcha) or a .yaml path
     min_gap_visibility: float = num(1.5, 0)  # redraw fainter gaps (outline vs surrounding edges; 0 = off)
+    min_slider_visibility: float = num(1.5, 0)  # redraw composites whose drawn slider is fainter (same measure)
 
 
 @dataclass

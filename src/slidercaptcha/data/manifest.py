@@ -22,7 +22,8 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "mode": (str,), "piece_file": (str, type(None)), "seed": (list,),
 }
 # Written by the generator since styles; manifests from before them lack these.
-OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {"style": (str,), "gap_visibility": NUMBER, "redraws": (int,)}
+OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {"style": (str,), "gap_visibility": NUMBER,
+                                                "slider_visibility": OPT_NUMBER, "redraws": (int,)}
 DECOY_FIELDS = ("x", "y", "angle", "scale")
 MODES = ("composite", "gap-only", "separate")
 SAMPLE_TYPES = ("normal", "confusing_gap", "rotated_gap", "noise", "highlight")
@@ -33,6 +34,10 @@ def _is(value, types: tuple[type, ...]) -> bool:
     return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
 
 
+def _names(types: tuple[type, ...]) -> str:
+    return "/".join("null" if t is type(None) else t.__name__ for t in types)
+
+
 def schema_errors(record: dict) -> list[tuple[str, str]]:
     """(field, problem) for every missing or mistyped field; no file access."""
     errors = []
@@ -40,11 +45,10 @@ def schema_errors(record: dict) -> list[tuple[str, str]]:
         if key not in record:
             errors.append((key, "missing"))
         elif not _is(record[key], types):
-            names = "/".join("null" if t is type(None) else t.__name__ for t in types)
-            errors.append((key, f"expected {names}, got {record[key]!r}"))
+            errors.append((key, f"expected {_names(types)}, got {record[key]!r}"))
     for key, types in OPTIONAL_FIELDS.items():
         if key in record and not _is(record[key], types):
-            errors.append((key, f"expected {'/'.join(t.__name__ for t in types)}, got {record[key]!r}"))
+            errors.append((key, f"expected {_names(types)}, got {record[key]!r}"))
     for i, d in enumerate(record.get("decoys") or []):
         if not isinstance(d, dict) or any(not _is(d.get(k), NUMBER) for k in DECOY_FIELDS):
             errors.append((f"decoys[{i}]", f"expected numbers {DECOY_FIELDS}, got {d!r}"))

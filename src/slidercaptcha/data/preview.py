@@ -82,6 +82,8 @@ def caption(record: dict) -> str:
              record.get("sample_type")]
     if record.get("gap_visibility") is not None:
         parts.append(f"vis {record['gap_visibility']:.1f}")
+    if record.get("slider_visibility") is not None:
+        parts.append(f"slider vis {record['slider_visibility']:.1f}")
     return " ".join(str(p) for p in parts if p)
 
 

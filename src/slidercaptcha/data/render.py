@@ -34,8 +34,8 @@ CLASSIC_LOOKS = dict.fromkeys(("dark", "rim", "shadow", "blur", "hollow", "frost
 PAD = 6  # transparent margin around a piece for its rim and shadow
 EDGE = 2  # minimum distance between a shape and the image border, px
 MIN_HEIGHT = 100
-VIS_PAD = 10  # px around a gap where its visibility is measured
-VIS_ATTEMPTS = 4  # draws of a captcha before a faint gap is kept anyway
+VIS_PAD = 10  # px around a shape where its visibility is measured
+VIS_ATTEMPTS = 4  # draws of a captcha before a faint gap or slider is kept anyway
 _K3 = np.ones((3, 3), np.uint8)
 
 
@@ -449,14 +449,15 @@ def _decoys(cfg: GeneratorConfig, rng: np.random.Generator, gap: _Placed, shape:
     return out
 
 
-def gap_visibility(image: np.ndarray, gap: _Placed) -> float:
-    """How much stronger the image's edges are along the gap's outline than around it.
+def outline_visibility(image: np.ndarray, shape: _Placed) -> float:
+    """How much stronger the image's edges are along a drawn shape's outline (the gap, or the
+    drawn slider) than around it.
 
-    Mean Sobel magnitude of the luminance on the outline ÷ the same in the gap's core and a
+    Mean Sobel magnitude of the luminance on the outline ÷ the same in the shape's core and a
     ring 3–8 px outside it (floored at 2 grey levels, so a flat background does not make a
-    faint gap look strong). Around 1 a person cannot see the gap; real captchas score ≥ 2.
+    faint shape look strong). Around 1 a person cannot see it; real captchas score ≥ 2.
     """
-    padded = _Placed(np.pad(gap.mask, VIS_PAD), gap.center, gap.angle, gap.scale)
+    padded = _Placed(np.pad(shape.mask, VIS_PAD), shape.center, shape.angle, shape.scale)
     sl, m = _roi_warp(padded.mask, padded.matrix(), image.shape[1], image.shape[0])
     gray = cv2.cvtColor(image[sl], cv2.COLOR_RGB2GRAY).astype(np.float32)
     mag = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 4
@@ -472,16 +473,25 @@ def gap_visibility(image: np.ndarray, gap: _Placed) -> float:
 def render_captcha(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs,
                    mode: str = "composite", photos: PhotoLibrary | None = None) -> Captcha:
     """Render one captcha and its label record in ``cfg.style`` (one style of the mix per
-    captcha); a gap below ``cfg.min_gap_visibility`` is drawn again, up to a few times."""
+    captcha); a gap below ``cfg.min_gap_visibility``, or a drawn slider below
+    ``cfg.min_slider_visibility``, is drawn again, up to a few times."""
     style = pick(styles.resolve(cfg.style), rng)
     gcfg, probs = style.generator_config(cfg), probs.with_style(style)
     mode = resolve_mode(mode, gcfg, rng)
     for redraws in range(VIS_ATTEMPTS):
         captcha = _render(rng, gcfg, probs, mode, photos, style)
         captcha.record["redraws"] = redraws
-        if captcha.record["gap_visibility"] >= cfg.min_gap_visibility:
+        if visible_enough(captcha.record, cfg):
             break
     return captcha
+
+
+def visible_enough(record: dict, cfg: GeneratorConfig) -> bool:
+    """A person could see the gap and, in a composite, the drawn slider: an invisible slider
+    teaches the network to expect one where nothing shows."""
+    slider = record["slider_visibility"]
+    return record["gap_visibility"] >= cfg.min_gap_visibility and (
+        slider is None or slider >= cfg.min_slider_visibility)
 
 
 def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, mode: str,
@@ -525,7 +535,8 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
 
     piece_noise = probs.perlin_noise > 0 and rng.random() < cfg.piece_noise_prob
     rgba, shadow = piece_layers(texture, mask, rng, piece_noise, style.piece_rim_prob)
-    if mode == "composite":
+    slider = _Placed(mask, (x0 + pw / 2, sy)) if mode == "composite" else None
+    if slider is not None:
         paste_piece(img, rgba, shadow, x0, sy - ph / 2)
     if rng.random() < probs.perlin_noise:
         img = perlin_overlay(img, rng)
@@ -543,7 +554,8 @@ def _render(rng: np.random.Generator, cfg: GeneratorConfig, probs: EffectProbs, 
         "slider_x": x0 + pw / 2 if has_slider else None, "slider_y": sy if has_slider else None,
         "slider_start_x": x0 if has_slider else None, "piece_w": pw, "piece_h": ph,
         "shape": shape, "gap_style": look, "gap_angle": angle, "style": style.name,
-        "gap_visibility": round(gap_visibility(image, gap), 3),
+        "gap_visibility": round(outline_visibility(image, gap), 3),
+        "slider_visibility": None if slider is None else round(outline_visibility(image, slider), 3),
         "decoys": [{"x": d.center[0], "y": d.center[1], "angle": d.angle, "scale": d.scale} for d, _ in decoys],
         "effects": sorted(effects), "sample_type": sample_type(effects), "bg_group": group, "mode": mode,
     }

@@ -79,27 +79,36 @@ def subset_metrics(errors: dict[str, np.ndarray], keys: np.ndarray) -> dict[str,
     return out
 
 
-VISIBILITY_BINS = (1.5, 2.0, 3.0, 5.0)  # edges of the gap-visibility groups (render.gap_visibility)
+VISIBILITY_BINS = (1.5, 2.0, 3.0, 5.0)  # edges of the visibility groups (render.outline_visibility)
 
 
 def visibility_group(v: float) -> str:
-    """The visibility bin of a gap, e.g. "1.5–2" or "≥5"."""
+    """The visibility bin of a gap or drawn slider, e.g. "1.5–2" or "≥5"."""
     for lo, hi in zip((0.0, *VISIBILITY_BINS), VISIBILITY_BINS, strict=False):
         if v < hi:
             return f"{lo:g}–{hi:g}"
     return f"≥{VISIBILITY_BINS[-1]:g}"
 
 
+def _by_visibility(errors: dict[str, np.ndarray], values: list[float | None]) -> dict[str, dict]:
+    """Metrics per visibility bin, faintest first; records without a value (None) left out."""
+    groups = subset_metrics(errors, np.array(["" if v is None else visibility_group(v) for v in values]))
+    order = [visibility_group(v) for v in (0.0, *VISIBILITY_BINS)]
+    return {g: groups[g] for g in order if g in groups}
+
+
 def generator_groups(records: list[LabelRecord], errors: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Accuracy per generator style (largest first) and per gap-visibility bin (faintest
-    first), when the manifest records them (generated since styles); empty otherwise."""
+    """Accuracy per generator style (largest first), per gap-visibility bin and per drawn-slider
+    visibility bin (composites; faintest first), when the manifest records them (generated since
+    styles, and since the slider floor); empty otherwise."""
     out = {}
     if records and all("style" in r.meta for r in records):
         out["per_style"] = subset_metrics(errors, np.array([r.meta["style"] for r in records]))
-    if records and all("gap_visibility" in r.meta for r in records):
-        groups = subset_metrics(errors, np.array([visibility_group(r.meta["gap_visibility"]) for r in records]))
-        order = [visibility_group(v) for v in (0.0, *VISIBILITY_BINS)]
-        out["per_visibility"] = {g: groups[g] for g in order if g in groups}
+    for key, field in (("per_visibility", "gap_visibility"), ("per_slider_visibility", "slider_visibility")):
+        if records and all(field in r.meta for r in records):
+            groups = _by_visibility(errors, [r.meta[field] for r in records])
+            if groups:
+                out[key] = groups
     return out
 
 

@@ -117,12 +117,15 @@ def difficult_table(groups: dict, label: str) -> list[str]:
 
 
 def generator_tables(m: dict) -> list[str]:
-    """Accuracy per generator style and per gap visibility, for sets that record them."""
+    """Accuracy per generator style, per gap visibility and per drawn-slider visibility, for sets
+    that record them."""
     lines = []
     if "per_style" in m:
         lines += [*difficult_table(m["per_style"], "Generator style"), ""]
     if "per_visibility" in m:
         lines += [*difficult_table(m["per_visibility"], "Gap visibility"), ""]
+    if "per_slider_visibility" in m:
+        lines += [*difficult_table(m["per_slider_visibility"], "Drawn slider visibility (composites)"), ""]
     return lines
 
 
