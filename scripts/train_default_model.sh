@@ -250,7 +250,8 @@ score_on_spc_train stage23 300 checkpoints/stage23/soup_e3_04.pth src/slidercapt
 
 # Stage 24: from the shipped weights, the mix as it now renders (a composite whose drawn slider measures
 # below data.generator.min_slider_visibility, 1.5, is drawn again), stage 23's settings otherwise, seed 103,
-# 3 epochs, 36 min. Not shipped: 91.9-92.7 against 94.0 % on spc train (benchmarks/results/stage24_spc_train.md).
+# 3 epochs, 36 min. Not shipped: 91.9-92.7 against 94.0 % on spc train, epoch 3's mean with the start 93.2
+# (benchmarks/results/stage24_spc_train.md).
 styles_stage stage24 103 3 2 300 src/slidercaptcha/weights/default.safetensors \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
 python scripts/average_weights.py --out checkpoints/stage24/soup_e3_04.pth \
@@ -260,6 +261,8 @@ score_on_spc_train stage24 300 checkpoints/stage24/soup_e3_04.pth src/slidercapt
 # Stage 25: stage 24 with decoys allowed in the left column of captchas without a drawn slider
 # (scripts/stage25_left_decoys.patch, for this stage only): Dingxiang serves its piece apart and puts
 # decoys there, and the network, which only ever saw the drawn slider there, reads them as one. Seed 107.
+# Not shipped: 91.5-92.1 %, the mean with the start 93.0, Dingxiang 79.7-85.0 against 89.3 %, though it
+# reads fewer false sliders (benchmarks/results/stage25_spc_train.md).
 git apply scripts/stage25_left_decoys.patch
 styles_stage stage25 107 3 2 300 src/slidercaptcha/weights/default.safetensors \
     --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
