@@ -487,8 +487,8 @@ def render_captcha(rng: np.random.Generator, cfg: GeneratorConfig, probs: Effect
 
 
 def visible_enough(record: dict, cfg: GeneratorConfig) -> bool:
-    """A person could see the gap and, in a composite, the drawn slider: an invisible slider
-    teaches the network to expect one where nothing shows."""
+    """A person could see the gap and, in a composite, the drawn slider: no real site draws
+    either invisibly, and a captcha nobody can solve measures nothing in a test set."""
     slider = record["slider_visibility"]
     return record["gap_visibility"] >= cfg.min_gap_visibility and (
         slider is None or slider >= cfg.min_slider_visibility)
