@@ -84,6 +84,17 @@ styles_stage() {
     score_on_spc_train "$dir" "$limit" checkpoints/"$dir"/epoch_*.pth "$init"
 }
 
+# Stages 23 on: 3 epochs from the shipped weights (gap-only 0.35, lr 2e-4), then epoch 3's mean with the
+# start (0.4 / 0.6) scored beside them. Arguments: run name, seed, then any further `train --set` overrides.
+from_shipped_stage() {
+    local dir=$1 shipped=src/slidercaptcha/weights/default.safetensors
+    styles_stage "$dir" "$2" 3 2 300 "$shipped" \
+        --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4 "${@:3}"
+    python scripts/average_weights.py --out "checkpoints/$dir/soup_e3_04.pth" \
+        "checkpoints/$dir/epoch_003.pth:0.4" "$shipped:0.6"
+    score_on_spc_train "$dir" 300 "checkpoints/$dir/soup_e3_04.pth"
+}
+
 # Stage 7: the revised styles (paler Dingxiang-like decoys, extruded lettering), the six
 # vendor-like styles at weight 2 each (12 of the mix's 17 parts; they were 6 of 11 in stage 6).
 # No epoch beat stage 6 on spc train (mean of the five target vendors 79.7-83.0 against 83.3 %;
@@ -241,22 +252,14 @@ score_on_spc_train stage22 300 checkpoints/stage22/soup_e4_0{4,5}.pth src/slider
 # shipped weights, lr 2e-4, seed 101, 3 epochs, 29 min. Not shipped: the near misses stay (10-15 against 14
 # of 300) and every epoch loses the mean (benchmarks/results/stage23_spc_train.md).
 git apply scripts/stage23_netease.patch
-styles_stage stage23 101 3 2 300 src/slidercaptcha/weights/default.safetensors \
-    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
+from_shipped_stage stage23 101
 git apply -R scripts/stage23_netease.patch
-python scripts/average_weights.py --out checkpoints/stage23/soup_e3_04.pth \
-    checkpoints/stage23/epoch_003.pth:0.4 src/slidercaptcha/weights/default.safetensors:0.6
-score_on_spc_train stage23 300 checkpoints/stage23/soup_e3_04.pth src/slidercaptcha/weights/default.safetensors
 
 # Stage 24: from the shipped weights, the mix as it now renders (a composite whose drawn slider measures
 # below data.generator.min_slider_visibility, 1.5, is drawn again), stage 23's settings otherwise, seed 103,
 # 3 epochs, 36 min. Not shipped: 91.9-92.7 against 94.0 % on spc train, epoch 3's mean with the start 93.2
 # (benchmarks/results/stage24_spc_train.md).
-styles_stage stage24 103 3 2 300 src/slidercaptcha/weights/default.safetensors \
-    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
-python scripts/average_weights.py --out checkpoints/stage24/soup_e3_04.pth \
-    checkpoints/stage24/epoch_003.pth:0.4 src/slidercaptcha/weights/default.safetensors:0.6
-score_on_spc_train stage24 300 checkpoints/stage24/soup_e3_04.pth src/slidercaptcha/weights/default.safetensors
+from_shipped_stage stage24 103
 
 # Stage 25: stage 24 with decoys allowed in the left column of captchas without a drawn slider
 # (scripts/stage25_left_decoys.patch, for this stage only): Dingxiang serves its piece apart and puts
@@ -264,12 +267,8 @@ score_on_spc_train stage24 300 checkpoints/stage24/soup_e3_04.pth src/slidercapt
 # Not shipped: 91.5-92.1 %, the mean with the start 93.0, Dingxiang 79.7-85.0 against 89.3 %, though it
 # reads fewer false sliders (benchmarks/results/stage25_spc_train.md).
 git apply scripts/stage25_left_decoys.patch
-styles_stage stage25 107 3 2 300 src/slidercaptcha/weights/default.safetensors \
-    --set data.generator.gap_only_prob=0.35 --set training.optimizer.lr=2e-4
+from_shipped_stage stage25 107
 git apply -R scripts/stage25_left_decoys.patch
-python scripts/average_weights.py --out checkpoints/stage25/soup_e3_04.pth \
-    checkpoints/stage25/epoch_003.pth:0.4 src/slidercaptcha/weights/default.safetensors:0.6
-score_on_spc_train stage25 300 checkpoints/stage25/soup_e3_04.pth src/slidercaptcha/weights/default.safetensors
 
 # Held-out evaluation, reports and plots, then the files the package ships: stage 21's mean,
 # picked above by spc train (benchmarks/results/stage21_spc_train.md).
