@@ -17,6 +17,11 @@ is in doubt).
 Some published npc labels do not mark the gap (``label_audit.json`` lists them, with why);
 the sets they belong to are scored a second time, same answers, against the audited labels.
 
+spc's val split repeats many of its train images byte for byte (and itself), and the solver's
+settings and the shipped checkpoint were chosen on spc train; so spc val is scored a second
+time, same answers, on its held-out captchas only: each distinct image once, none that is in
+train (``labels.spc_unseen``).
+
 Writes ``--out`` (JSON) and the same table as markdown next to it (``.md``).
 """
 
@@ -34,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from slidercaptcha.data.labels import LabelRecord, apply_npc_audit, read_npc, read_spc
+from slidercaptcha.data.labels import LabelRecord, apply_npc_audit, read_npc, read_spc, spc_unseen
 from slidercaptcha.metrics import x_error_summary
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +93,27 @@ def audited_sets(groups: dict[str, list[LabelRecord]], root: Path, audit: Path) 
             if any(a.gap != b.gap for a, b in zip(fixed, records, strict=True)):
                 out[group] = fixed
     return out
+
+
+def held_out(groups: dict[str, list[LabelRecord]], root: Path, runs: dict[str, dict[str, dict]], limit: int | None,
+             ) -> tuple[dict[str, list[LabelRecord]], dict[str, dict[str, dict]]]:
+    """The spc val groups cut to the captchas whose image is not in spc train and not repeated
+    (:func:`~slidercaptcha.data.labels.spc_unseen`), and every solver's runs cut alike."""
+    kept: dict[str, list[int]] = {}
+    for group, records in groups.items():
+        if group.startswith("spc ") and records[0].meta["split"] == "val":
+            kept[group] = spc_unseen(records[:limit], root / "spc")
+    subsets = {g: [groups[g][i] for i in idx] for g, idx in kept.items()}
+    cut = {name: {g: _cut(run[g], kept[g], subsets[g]) for g in kept if g in run} for name, run in runs.items()}
+    return subsets, cut
+
+
+def _cut(run: dict, keep: list[int], records: list[LabelRecord]) -> dict:
+    """One group's run (:func:`solve_all`) on the captchas ``keep`` indexes (``records``), time pro rata."""
+    files = {str(r.file) for r in records}
+    answers = [run["answers"][i] for i in keep]
+    return {"answers": answers, "seconds": run["seconds"] * len(keep) / len(run["answers"]),
+            "failed": [f for f in run["failed"] if f["file"] in files], "piece_given": run["piece_given"]}
 
 
 def piece_of(record: LabelRecord, root: Path) -> Path | None:
@@ -191,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     if fixed:
         table += f"\nWith the audited labels of {Path(args.audit).name} (the sets it changes):\n\n" + \
             markdown(results_audited, list(fixed), timing=False)
+    unseen, unseen_runs = held_out(groups, root, runs, args.limit)
+    results_held_out = {name: summarise(r, unseen) for name, r in unseen_runs.items()}
+    if unseen:
+        table += "\nspc val, held out: each distinct image once, none that spc train holds:\n\n" + \
+            markdown(results_held_out, list(unseen), timing=False)
     print(table)
     for s, per_group in results.items():
         for g, r in per_group.items():
@@ -205,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "audit": os.path.relpath(args.audit) if args.audit else None,
         "results_audited": results_audited,
+        "results_held_out": results_held_out,
     }, indent=1) + "\n")
     out.with_suffix(".md").write_text(table)
     print(f"wrote {out} and {out.with_suffix('.md')}")

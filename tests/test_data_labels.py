@@ -157,3 +157,24 @@ def test_npc_audit_moves_only_the_audited_gaps_and_checks_the_published_position
     assert records[index].meta["position"] == [194, 73]  # the input records are not changed
     with pytest.raises(ValueError, match="another revision|not the set's"):
         apply_npc_audit(records, root, {key: {"published": [190, 73], "audited": [188, 75]}})
+
+
+def test_spc_unseen_drops_val_images_repeated_from_train_or_within_val(tmp_path):
+    """spc's val split repeats train images byte for byte and itself: the held-out captchas are
+    each distinct val image once, none that train holds, whatever the file names."""
+    from slidercaptcha.data.labels import read_spc, spc_unseen
+
+    def write(split: str, name: str, gap: tuple[float, float]) -> None:
+        captcha(tmp_path / "Acme" / "images" / split / name, gap=gap, slider=None)
+        label = tmp_path / "Acme" / "labels" / split / name.replace(".png", ".txt")
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text(f"0 {gap[0] / W} {gap[1] / H} {BOX[0] / W} {BOX[1] / H}\n")
+
+    write("train", "1.png", (100.5, 60.5))
+    write("val", "a.png", (100.5, 60.5))  # the same image as train/1.png
+    write("val", "b.png", (200.5, 90.5))
+    write("val", "c.png", (200.5, 90.5))  # the same image as val/b.png
+    write("val", "d.png", (150.5, 40.5))
+    records, skipped = read_spc(tmp_path, ("val",))
+    assert not skipped and [r.file.name for r in records] == ["a.png", "b.png", "c.png", "d.png"]
+    assert [records[i].file.name for i in spc_unseen(records, tmp_path)] == ["b.png", "d.png"]

@@ -18,6 +18,9 @@ Two public sets of real captchas have layouts of their own (README, "Real captch
   gap is the box centre. Where one file holds several boxes (Shumei: the gap and a decoy,
   not told apart) the first is the gap and the others are kept as ``gap_alternatives``, so
   scoring can accept either box. The vendor is the record's group (``sample_type``).
+  The published val split repeats many train images byte for byte (61 of Dingxiang's 68
+  distinct val images are in its train split), and both splits repeat images within
+  themselves; :func:`spc_unseen` keeps the val captchas a solver tuned on train has not seen.
 - ``npc``: ``dataset.json`` files with ``cases[{background, puzzle, position}]``, where
   ``position`` is the top-left of the piece *image* placed on the background (y = 0 for
   full-height strips). The gap is then at position + the centre of the piece's silhouette
@@ -30,6 +33,7 @@ is not fatal: it is returned in the ``skipped`` list with the reason, and counte
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -331,6 +335,28 @@ def read_spc(root: Path, splits: tuple[str, ...] = SPC_SPLITS) -> tuple[list[Lab
                     meta={"source": "spc", "vendor": vendor.name, "split": split, "label_file": str(label),
                           "gap_alternatives": [[b[0], b[1]] for b in others]}))
     return records, skipped
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def spc_unseen(records: list[LabelRecord], root: Path, seen_split: str = "train") -> list[int]:
+    """Indices of the spc ``records`` whose image (its bytes) is neither in its vendor's
+    ``seen_split`` under ``root`` nor an earlier record's: each distinct image once, and none a
+    solver tuned on ``seen_split`` has met."""
+    seen: dict[str, set[str]] = {}
+    keep = []
+    for i, r in enumerate(records):
+        vendor = r.meta["vendor"]
+        if vendor not in seen:
+            folder = root / vendor / "images" / seen_split
+            seen[vendor] = {_digest(p) for p in sorted(folder.glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES}
+        digest = _digest(Path(r.file))
+        if digest not in seen[vendor]:
+            seen[vendor].add(digest)
+            keep.append(i)
+    return keep
 
 
 def silhouette_center(piece: Path) -> tuple[float, float]:
