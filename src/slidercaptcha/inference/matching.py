@@ -65,7 +65,9 @@ SLIDER_PATCH_SIZES = (0.2, 0.25, 0.3, 0.35)  # patch side / image height, tried 
 ALIGN_SEARCH = 0.2  # how far (× patch side) the match may move from the gap the heatmap found
 ALIGN_MIN_SCORE = 0.3  # edge correlation below which a drawn slider is not trusted to align
 ROW_BAND = 0.15  # × patch side: how far from the slider's row the row-wide match may look
-ROW_MARGIN = 0.2  # what the row-wide match must win by (chosen on the validation set, MODEL_CARD.md)
+# What the row-wide match must win by (chosen on the validation set; checked again in session 24
+# with ``benchmarks/tune_drawn_slider.py``, whose spc train rows it protects, MODEL_CARD.md):
+ROW_MARGIN = 0.2
 # Closed outlines traced along rays from a point (:func:`trace_outline`: the drawn slider's
 # silhouette, gap-only peaks' outlines; set by looking at traced outlines on the validation
 # sets, not swept):
@@ -517,7 +519,7 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
                        prior: np.ndarray | None = None, sizes: tuple[float, ...] = SLIDER_PATCH_SIZES,
                        search: float = ALIGN_SEARCH, min_score: float = ALIGN_MIN_SCORE,
                        hollow_min_prior: float | None = HOLLOW_MIN_PRIOR, same_row: bool = True,
-                       ) -> tuple[tuple[float, float], tuple[float, float], float]:
+                       row_margin: float = ROW_MARGIN) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
     A square patch of edges around the slider, matched near the gap, measures gap − slider at
@@ -534,18 +536,18 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     With the gap heatmap over the image (``prior``, :func:`heatmap_in_image`), the patch is also
     matched along the slider's whole row to its right: where the network took a decoy, the
     drawn slider's outline fits the real gap better. That match replaces the local one when
-    its score plus the prior there beats the local one's by ``ROW_MARGIN``. Then the slider's
+    its score plus the prior there beats the local one's by ``row_margin``. Then the slider's
     silhouette is searched for along its row (:func:`other_hollow`): where it fits another
     hollow where the heatmap reaches ``hollow_min_prior`` (None: no silhouette search), the
     patch is matched there instead. Returns (gap, slider, match score).
     """
     image_edges = edges(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
-    found = _align(image_edges, gap, slider, prior, sizes, search, min_score, same_row)
+    found = _align(image_edges, gap, slider, prior, sizes, search, min_score, same_row, row_margin)
     hollow = None
     if prior is not None and hollow_min_prior is not None:
         hollow = other_hollow(image_rgb, slider, found[0], prior, hollow_min_prior)
     if hollow is not None:
-        found = _align(image_edges, hollow, slider, prior, sizes, search, min_score, same_row)
+        found = _align(image_edges, hollow, slider, prior, sizes, search, min_score, same_row, row_margin)
     if not same_row:
         return found
     (gx, gy), (sx, sy), score = found
@@ -554,7 +556,7 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
 
 def _align(image_edges: np.ndarray, gap: tuple[float, float], slider: tuple[float, float],
            prior: np.ndarray | None, sizes: tuple[float, ...], search: float, min_score: float,
-           same_row: bool) -> tuple[tuple[float, float], tuple[float, float], float]:
+           same_row: bool, row_margin: float) -> tuple[tuple[float, float], tuple[float, float], float]:
     """:func:`align_drawn_slider`'s patch match near ``gap`` and along the slider's row."""
     height, width = image_edges.shape
     local, row = (-1.0, None), (-1.0, None)
@@ -583,7 +585,7 @@ def _align(image_edges: np.ndarray, gap: tuple[float, float], slider: tuple[floa
     if row[1] is not None:
         row_gap = (slider[0] + row[1][0], slider[1] + row[1][1])
         if row[0] + PRIOR_WEIGHT * value_at(prior, row_gap) > \
-                best_score + PRIOR_WEIGHT * value_at(prior, best_gap) + ROW_MARGIN:
+                best_score + PRIOR_WEIGHT * value_at(prior, best_gap) + row_margin:
             return row_gap, slider, row[0]
     return best_gap, best_slider, best_score
 
