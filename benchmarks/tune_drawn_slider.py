@@ -1,27 +1,25 @@
 """Choose how a composite captcha's drawn slider moves the answer: to the hollow its silhouette
-fits (``hollow_min_prior``), from which slider peak the slider is trusted as drawn
-(``SAME_ROW_MIN_SLIDER``), and what the match along its row must win by (``row_margin``).
+fits (``hollow_min_prior``), whether the slider's row is trusted as the gap's (``same_row``), and
+what the match along that row must win by (``row_margin``).
 
     bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_drawn_slider.py data/default_model/val data/styles_model/val \
         data/tune/mix_composite data/tune/mix_gaponly --spc data/real/spc
 
-For each captcha where the network sees a drawn slider, the solver either trusts it (its heatmap
-peak reaches ``SAME_ROW_MIN_SLIDER``: slider and gap share one row, and ``align_drawn_slider``
-matches the slider against the gap, along its row and, where its silhouette fits another hollow
-the heatmap sees, there) or doubts it (a decoy or object read as a slider: the gap is chosen as a
-gap-only captcha's, and the slider matched against that gap alone; ``SliderSolver._align``).
-The trusted match runs once per candidate ``hollow_min_prior`` (the gap heatmap's value that
-another hollow must reach for the answer to move there; "off": no silhouette search) and once
-per candidate ``ROW_MARGIN``; each candidate ``SAME_ROW_MIN_SLIDER`` splits the captchas between
-the two ways ("never": every slider doubted; 0.3, the slider threshold: every one trusted).
-A composite captcha counts as solved when gap and slider are within 5 px on average, as
-``evaluate`` scores them, and is missed for every candidate when no slider is detected; a
-gap-only captcha (a decoy or object read as a slider) when its gap is within 5 px, and is left
-out where no slider is seen (nothing here changes its answer). The first table is over
-composites only. With ``--spc``, the real captchas of spc's train split that the network reads
-a slider in (spc has no composites) join the other two tables, solved when the gap's x is within
-5 px. Prints three tables and writes ``benchmarks/results/tune_drawn_slider.json``.
+For each captcha where the network sees a drawn slider, the drawn-slider match
+(``align_drawn_slider``) runs once per candidate ``hollow_min_prior`` (the gap heatmap's value
+that another hollow the silhouette fits must reach for the answer to move there), and once
+without the silhouette search ("off"), with ``same_row`` as the solver sets it; then once per
+candidate ``SAME_ROW_MIN_SLIDER`` (the slider heatmap's peak from which both points take one
+row; "never" and 0.3, the slider threshold, i.e. always, are the ends). A composite captcha
+counts as solved when gap and slider are within 5 px on average, as ``evaluate`` scores them,
+and is missed for every candidate when no slider is detected; a gap-only captcha (a decoy or
+object read as a slider) when its gap is within 5 px, and is left out where no slider is seen
+(nothing here changes its answer). The first table is over composites only. The third counts
+the same captchas solved per candidate ``ROW_MARGIN``, and with ``--spc`` also the real captchas
+of spc's train split that the network reads a drawn slider in (a decoy or object; spc has no
+composites), solved when the gap's x is within 5 px: on them a smaller margin lets the row match
+take a decoy. Prints three tables and writes ``benchmarks/results/tune_drawn_slider.json``.
 """
 
 from __future__ import annotations
@@ -29,14 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from slidercaptcha.data.labels import LabelRecord, read_labels, read_spc
-from slidercaptcha.decode import gap_candidates
 from slidercaptcha.inference import SliderSolver
 from slidercaptcha.inference.matching import (
     HOLLOW_MIN_PRIOR,
@@ -56,22 +52,18 @@ def label(candidate: float | None, none: str = "off") -> str:
     return none if candidate is None else f"{candidate:g}"
 
 
-def solved(record: LabelRecord, answer: tuple[tuple[float, float], tuple[float, float], float]) -> bool:
-    """Whether (gap, slider, score) leaves a composite within 5 px (gap and slider on average), a
-    gap-only captcha's gap within 5 px, or a real (spc) captcha's gap x within 5 px."""
-    gap, slider, _ = answer
+def solved(record: LabelRecord, image: np.ndarray, prior: np.ndarray, found: dict, hollow_min_prior: float | None,
+           same_row_from: float | None, row_margin: float = ROW_MARGIN) -> bool:
+    """Whether the drawn-slider match leaves a composite within 5 px (gap and slider on average),
+    a gap-only captcha's gap within 5 px, or a real (spc) captcha's gap x within 5 px."""
+    same_row = same_row_from is not None and found["slider_confidence"] >= same_row_from
+    gap, slider, _ = align_drawn_slider(image, found["gap"], found["slider"], prior,
+                                        hollow_min_prior=hollow_min_prior, same_row=same_row, row_margin=row_margin)
     if record.meta.get("source") == "spc":
         return abs(gap[0] - record.gap_nearest(gap)[0]) <= 5
     if record.mode == "gap-only":
         return bool(np.hypot(*np.subtract(gap, record.gap)) <= 5)
     return bool((np.hypot(*np.subtract(gap, record.gap)) + np.hypot(*np.subtract(slider, record.slider))) / 2 <= 5)
-
-
-def trusted_match(record: LabelRecord, image: np.ndarray, prior: np.ndarray, found: dict,
-                  hollow_min_prior: float | None = HOLLOW_MIN_PRIOR, row_margin: float = ROW_MARGIN) -> bool:
-    """Whether the solver's match for a slider it trusts, with these settings, solves the captcha."""
-    return solved(record, align_drawn_slider(image, found["gap"], found["slider"], prior, same_row=True,
-                                             hollow_min_prior=hollow_min_prior, row_margin=row_margin))
 
 
 Scores = tuple[dict[str, list[bool]], dict[str, dict[str, list[bool]]], dict[str, dict[str, list[bool]]]]
@@ -89,7 +81,6 @@ def score_set(solver: SliderSolver, records: list[LabelRecord], desc: str) -> Sc
         batch = solver.run([r.file])
         with decoding_mode():
             found = solver._decode(batch)[0]  # as solve() decodes
-            peaks = gap_candidates(batch.outputs, batch.boxes, batch.mask)[0]
         if found["slider"] is None:
             if r.mode == "composite":
                 for c in CANDIDATES:
@@ -101,20 +92,15 @@ def score_set(solver: SliderSolver, records: list[LabelRecord], desc: str) -> Sc
             continue
 
         image, prior = to_rgb(batch.images[0]), solver._prior(batch, 0)
-        doubted = dict(found)
-        solver._align(batch, 0, doubted, peaks, sure_from=np.inf)
-        doubted = solved(r, (doubted["gap"], doubted["slider"], doubted["match_score"]))
-        trusted = partial(trusted_match, r, image, prior, found)
-        sure = found["slider_confidence"] >= SAME_ROW_MIN_SLIDER
         if r.mode == "composite":
             for c in CANDIDATES:
-                hollow[label(c)].append(trusted(hollow_min_prior=c) if sure else doubted)
-        in_use = trusted()
+                hollow[label(c)].append(solved(r, image, prior, found, c, SAME_ROW_MIN_SLIDER))
         for c in ROW_CANDIDATES:
             rows.setdefault(r.mode, {}).setdefault(label(c, "never"), []).append(
-                in_use if c is not None and found["slider_confidence"] >= c else doubted)
+                solved(r, image, prior, found, HOLLOW_MIN_PRIOR, c))
         for c in MARGIN_CANDIDATES:
-            margins.setdefault(r.mode, {}).setdefault(label(c), []).append(trusted(row_margin=c) if sure else doubted)
+            margins.setdefault(r.mode, {}).setdefault(label(c), []).append(
+                solved(r, image, prior, found, HOLLOW_MIN_PRIOR, SAME_ROW_MIN_SLIDER, c))
     return hollow, rows, margins
 
 

@@ -208,32 +208,21 @@ class SliderSolver:
             sin, cos = angle[:, row, col].tolist()
             found["gap_angle"] = float(np.degrees(np.arctan2(sin, cos)))
 
-    def _gap_peak(self, batch: BatchOutput, i: int, peaks: GapCandidates, found: dict, always: bool = False) -> None:
-        """A gap-only captcha's gap: the heatmap's peaks weighed by how strongly an outline stands
-        out around each (:func:`~slidercaptcha.inference.matching.pick_gap`), so a paler decoy the
-        network ranked first loses to the gap; with ``weigh_gaps`` off, the best peak. The first
-        peak is the decoded gap of a gap-only captcha, so only another replaces it unless ``always``."""
-        best = pick_gap(batch.images[i], peaks.points.numpy(), peaks.ranks.numpy()) if self.weigh_gaps else 0
-        if best or always:
+    @staticmethod
+    def _weigh_gap(batch: BatchOutput, i: int, peaks: GapCandidates, found: dict) -> None:
+        """Gap-only captcha: the heatmap's peaks weighed by how strongly an outline stands out
+        around each (:func:`~slidercaptcha.inference.matching.pick_gap`), so a paler decoy the
+        network ranked first loses to the gap."""
+        best = pick_gap(batch.images[i], peaks.points.numpy(), peaks.ranks.numpy())
+        if best:  # peak 0 is the decoded gap already
             found["gap"], found["gap_confidence"] = tuple(map(float, peaks.points[best])), float(peaks.scores[best])
 
-    def _align(self, batch: BatchOutput, i: int, found: dict, peaks: GapCandidates,
-               sure_from: float = SAME_ROW_MIN_SLIDER) -> None:
+    def _align(self, batch: BatchOutput, i: int, found: dict) -> None:
         """Composite captcha: the drawn slider, matched against the gap (and along its row, with
-        the heatmap as a prior), sets the sliding distance at full resolution.
-
-        A slider whose heatmap peak is under ``sure_from`` is more often a decoy or an object in
-        a gap-only captcha than a drawn slider: its row and its match along that row would pull
-        the gap onto a decoy. There the gap is chosen as a gap-only captcha's (``peaks``, the
-        heatmap's own, weighed), and the slider is matched against that gap alone."""
-        image = to_rgb(batch.images[i])
-        if found["slider_confidence"] >= sure_from:
-            found["gap"], found["slider"], found["match_score"] = align_drawn_slider(
-                image, found["gap"], found["slider"], self._prior(batch, i), same_row=True)
-            return
-        self._gap_peak(batch, i, peaks, found, always=True)  # not the joint decoding's gap on the slider's row
+        the heatmap as a prior), sets the sliding distance at full resolution."""
         found["gap"], found["slider"], found["match_score"] = align_drawn_slider(
-            image, found["gap"], found["slider"], same_row=False)
+            to_rgb(batch.images[i]), found["gap"], found["slider"], self._prior(batch, i),
+            same_row=found["slider_confidence"] >= SAME_ROW_MIN_SLIDER)
 
     # ------------------------------------------------------------------------- public API
     def solve_batch(self, images: Sequence[ImageInput], pieces: Sequence[ImageInput | None] | None = None,
@@ -264,17 +253,17 @@ class SliderSolver:
             t_dec = time.perf_counter()
             with decoding_mode():
                 decoded = self._decode(batch)
-                peaks = gap_candidates(batch.outputs, batch.boxes, batch.mask) \
-                    if any(searches[i] is None for i in rest) else None
+                candidates = None
                 t_match = time.perf_counter()
                 for j, i in enumerate(rest):
                     if searches[i] is not None:
                         self._use_piece(batch, j, searches[i], decoded[j])
                     elif decoded[j]["slider"] is not None:
                         if self.align:
-                            self._align(batch, j, decoded[j], peaks[j])
+                            self._align(batch, j, decoded[j])
                     elif self.weigh_gaps:
-                        self._gap_peak(batch, j, peaks[j], decoded[j])
+                        candidates = candidates or gap_candidates(batch.outputs, batch.boxes, batch.mask)
+                        self._weigh_gap(batch, j, candidates[j], decoded[j])
                     found[i] = decoded[j]
             timing["preprocess"] += batch.timing["preprocess"]
             timing["model"] = batch.timing["model"]
