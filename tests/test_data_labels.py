@@ -178,3 +178,11 @@ def test_spc_unseen_drops_val_images_repeated_from_train_or_within_val(tmp_path)
     records, skipped = read_spc(tmp_path, ("val",))
     assert not skipped and [r.file.name for r in records] == ["a.png", "b.png", "c.png", "d.png"]
     assert [records[i].file.name for i in spc_unseen(records, tmp_path)] == ["b.png", "d.png"]
+
+    from slidercaptcha.data.import_real import import_real
+
+    written = import_real(tmp_path, tmp_path / "converted", "spc")
+    assert sorted(written) == ["train", "val", "val_held_out"]
+    held_out, _, _ = read_labels(written["val_held_out"])
+    assert [Path(r.file).name for r in held_out] == ["b.png", "d.png"]
+    assert held_out[0].gap == pytest.approx((200.5, 90.5), abs=0.01)

@@ -5,7 +5,10 @@
 
 One ``<split>.jsonl`` per split, in the generator's manifest format, so ``evaluate``,
 ``report`` and ``preview`` read real captchas as they read generated ones; the vendor (spc)
-or set (npc) is the record's ``sample_type``, so their tables are per vendor. Images stay
+or set (npc) is the record's ``sample_type``, so their tables are per vendor. For spc also
+``val_held_out.jsonl``: the val captchas whose image train does not hold, each distinct image
+once (:func:`~slidercaptcha.data.labels.spc_unseen`; the published val split is mostly train's
+images), for scoring what was tuned or trained on train. Images stay
 where they are: the manifest names them relative to its own folder. Reading lives in
 :mod:`slidercaptcha.data.labels`, where each set's label convention is written down.
 """
@@ -16,7 +19,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from slidercaptcha.data.labels import manifest_line, read_labels
+from slidercaptcha.data.labels import manifest_line, read_labels, spc_unseen
 from slidercaptcha.utils.io import atomic_write_jsonl, read_jsonl
 
 REAL_FORMATS = ("spc", "npc")
@@ -34,6 +37,10 @@ def import_real(src: str | Path, dst: str | Path, fmt: str, exclude: tuple[str, 
     for split in sorted({r.meta["split"] for r in records}):
         lines = [manifest_line(r, src, dst) for r in records if r.meta["split"] == split]
         written[split] = atomic_write_jsonl(dst / f"{split}.jsonl", lines)
+    if fmt == "spc" and "val" in written:
+        val = [r for r in records if r.meta["split"] == "val"]
+        written["val_held_out"] = atomic_write_jsonl(
+            dst / "val_held_out.jsonl", [manifest_line(val[i], src, dst) for i in spc_unseen(val, src)])
     for s in skipped:
         print(f"skipped {s.file}: {s.reason}")
     return written
