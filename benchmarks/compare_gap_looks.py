@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=300, help="generated captchas per style")
     p.add_argument("--photos", nargs="+", default=["data/photos/train"], help="photo folders the styles draw on")
     p.add_argument("--art", nargs="+", default=["data/art/train"], help="art folders the styles draw on")
+    p.add_argument("--styles", nargs="+", help="only these styles (default: every style that names a vendor)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/compare_gap_looks.json"))
     args = p.parse_args(argv)
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = PhotoLibrary(args.photos, args.art)
     vendors = {d.name for d in args.spc.iterdir() if (d / "images" / args.split).is_dir()}
     rows = []
-    for style in (s for s in styles.builtin_styles().values() if s.vendor in vendors):
+    chosen = [s for s in styles.builtin_styles().values() if s.vendor in vendors and s.name in (args.styles or [s.name])]
+    for style in chosen:
         rows.append({"vendor": style.vendor, "style": style.name,
                      "real": quartiles(real_looks(args.spc, style.vendor, args.split, args.limit)),
                      "generated": quartiles(style_looks(style.name, args.count, args.seed, photos))})
