@@ -270,6 +270,14 @@ git apply scripts/stage25_left_decoys.patch
 from_shipped_stage stage25 107
 git apply -R scripts/stage25_left_decoys.patch
 
+# Stage 26: the vendor styles' gaps moved towards their vendors' where benchmarks/compare_gap_looks.py
+# showed them apart (scripts/stage26_vendor_gaps.patch, for this stage only): deeper dark fills for
+# tencent-like and dingxiang-like, softer edges for geetest4-like, a grey about as bright as the
+# ground with a faint outline for netease-like. Seed 109. Result: MODEL_CARD.md, session 25.
+git apply scripts/stage26_vendor_gaps.patch
+from_shipped_stage stage26 109
+git apply -R scripts/stage26_vendor_gaps.patch
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 21's mean,
 # picked above by spc train (benchmarks/results/stage21_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
