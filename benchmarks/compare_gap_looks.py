@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     photos = PhotoLibrary(args.photos, args.art)
     vendors = {d.name for d in args.spc.iterdir() if (d / "images" / args.split).is_dir()}
     rows = []
-    chosen = [s for s in styles.builtin_styles().values() if s.vendor in vendors and s.name in (args.styles or [s.name])]
+    paired = {s.name: s for s in styles.builtin_styles().values() if s.vendor in vendors}
+    unknown = sorted(set(args.styles or ()) - set(paired))
+    if unknown:
+        sys.exit(f"--styles {' '.join(unknown)}: not a style paired with a vendor here; choose from {sorted(paired)}")
+    chosen = [paired[n] for n in args.styles] if args.styles else list(paired.values())
     for style in chosen:
         rows.append({"vendor": style.vendor, "style": style.name,
                      "real": quartiles(real_looks(args.spc, style.vendor, args.split, args.limit)),

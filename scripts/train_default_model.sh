@@ -273,7 +273,8 @@ git apply -R scripts/stage25_left_decoys.patch
 # Stage 26: the vendor styles' gaps moved towards their vendors' where benchmarks/compare_gap_looks.py
 # showed them apart (scripts/stage26_vendor_gaps.patch, for this stage only): deeper dark fills for
 # tencent-like and dingxiang-like, softer edges for geetest4-like, a grey about as bright as the
-# ground with a faint outline for netease-like. Seed 109. Result: MODEL_CARD.md, session 25.
+# ground with a faint outline for netease-like. Seed 109. Not shipped: 91.9-93.0 %, the mean with the
+# start 93.5 against 94.0 %, Dingxiang 87.7 % at best (benchmarks/results/stage26_spc_train.md).
 git apply scripts/stage26_vendor_gaps.patch
 from_shipped_stage stage26 109
 git apply -R scripts/stage26_vendor_gaps.patch
