@@ -277,7 +277,8 @@ git apply -R scripts/stage25_left_decoys.patch
 # start 93.5 against 94.0 %, Dingxiang 87.7 % at best (benchmarks/results/stage26_spc_train.md).
 git apply scripts/stage26_vendor_gaps.patch
 from_shipped_stage stage26 109
-# Stage 27: stage 26 at half its learning rate (1e-4), seed 113: does a gentler step drift less?
+# Stage 27: stage 26 at half its learning rate (1e-4), seed 113: does a gentler step drift less? No:
+# 92.1-92.5 %, the mean with the start 93.5 % (benchmarks/results/stage26_spc_train.md).
 from_shipped_stage stage27 113 --set training.optimizer.lr=1e-4
 git apply -R scripts/stage26_vendor_gaps.patch
 
