@@ -27,7 +27,7 @@ from slidercaptcha.config import AugmentationConfig, GeneratorConfig
 from slidercaptcha.data import styles
 from slidercaptcha.data.backgrounds import PhotoLibrary
 from slidercaptcha.data.dataset import load_rgb
-from slidercaptcha.data.labels import read_spc
+from slidercaptcha.data.labels import LabelRecord, read_spc
 from slidercaptcha.data.render import EffectProbs, render_captcha
 from slidercaptcha.inference.matching import gap_looks
 
@@ -39,8 +39,7 @@ def quartiles(looks: list[np.ndarray]) -> dict[str, list[float]]:
     return {m: np.percentile(values[:, i], [25, 50, 75]).round(2).tolist() for i, m in enumerate(MEASURES)}
 
 
-def real_looks(spc: Path, vendor: str, split: str, limit: int) -> list[np.ndarray]:
-    records, _ = read_spc(spc, (split,))
+def real_looks(records: list[LabelRecord], vendor: str, limit: int) -> list[np.ndarray]:
     chosen = [r for r in records if r.meta["vendor"] == vendor][:limit]
     return [gap_looks(load_rgb(r.file), np.array([r.gap]))[0] for r in tqdm(chosen, desc=vendor, leave=False, disable=None)]
 
@@ -71,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.spc.is_dir():
         sys.exit(f"{args.spc}: no spc set here (REALDATA.md says how to fetch it)")
     photos = PhotoLibrary(args.photos, args.art)
-    vendors = {d.name for d in args.spc.iterdir() if (d / "images" / args.split).is_dir()}
+    records, _ = read_spc(args.spc, (args.split,))
+    vendors = {r.meta["vendor"] for r in records}
     rows = []
     paired = {s.name: s for s in styles.builtin_styles().values() if s.vendor in vendors}
     unknown = sorted(set(args.styles or ()) - set(paired))
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [paired[n] for n in args.styles] if args.styles else list(paired.values())
     for style in chosen:
         rows.append({"vendor": style.vendor, "style": style.name,
-                     "real": quartiles(real_looks(args.spc, style.vendor, args.split, args.limit)),
+                     "real": quartiles(real_looks(records, style.vendor, args.limit)),
                      "generated": quartiles(style_looks(style.name, args.count, args.seed, photos))})
     print(f"| vendor | style | {' | '.join(f'{m}: real / style (p25 p50 p75)' for m in MEASURES)} |")
     print("|---|---|" + "---|" * len(MEASURES))
