@@ -218,3 +218,28 @@ def test_amp_bf16_autocast_trains_on_cpu(tiny_data, tmp_path):
     ckpt = load_checkpoint(tmp_path / "ckpt" / "last.pth")
     assert ckpt["global_step"] == 2
     assert all(torch.isfinite(v).all() for v in ckpt["model_state_dict"].values() if v.is_floating_point())
+
+
+def test_frozen_parts_keep_their_weights_and_batchnorm_statistics(tiny_data, tiny_run, tmp_path):
+    from slidercaptcha.checkpoint import load_weights
+
+    start = tiny_run[0] / "ckpt" / "last.pth"
+    backbone = ["stem", "stage2", "stage3", "stage4"]
+    cfg = load_config("config/training_config.yaml",
+                      tiny_overrides(tiny_data, tmp_path, epochs=1, **{"training.freeze": f"[{','.join(backbone)}]"}))
+    engine.train(cfg, init_from=start)
+    before, after = load_weights(start), load_checkpoint(tmp_path / "ckpt" / "last.pth")["model_state_dict"]
+    frozen = [k for k in before if k.split(".")[0] in backbone and not k.endswith("num_batches_tracked")]
+    trained = [k for k in before if k.split(".")[0] not in backbone and before[k].is_floating_point()]
+    assert any(k.endswith("running_mean") for k in frozen)
+    assert all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in trained)
+
+
+def test_freezing_an_unknown_part_names_the_parts(tiny_data, tmp_path):
+    from slidercaptcha.config import ConfigError
+
+    cfg = load_config("config/training_config.yaml",
+                      tiny_overrides(tiny_data, tmp_path, epochs=1, **{"training.freeze": "[backbone]"}))
+    with pytest.raises(ConfigError, match=r"unknown model part\(s\) \['backbone'\].*'stem'.*'head'"):
+        engine.train(cfg)

@@ -110,6 +110,9 @@ class TrainingConfig:
     max_steps_per_epoch: int = num(0, 0)  # 0 = the whole loader
     checkpoint_minutes: float = num(30.0, 0, None, lo_open=True)
     grad_norm_warn: float = num(100.0, 0, None, lo_open=True)
+    # Top-level model parts kept as loaded (weights and BatchNorm statistics), e.g.
+    # [stem, stage2, stage3, stage4] to train only the FPN and the heads (train/freeze.py).
+    freeze: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- loss

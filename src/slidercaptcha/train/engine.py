@@ -36,6 +36,7 @@ from slidercaptcha.model import model_from_config
 from slidercaptcha.train import distributed as dist
 from slidercaptcha.train import tensorboard as tb
 from slidercaptcha.train.ema import ModelEMA
+from slidercaptcha.train.freeze import freeze, train_mode
 from slidercaptcha.train.gradients import large_gradients
 from slidercaptcha.train.schedule import WarmupCosineRestarts
 from slidercaptcha.train.validate import TARGET_KEYS, metrics_of, predict_loader
@@ -212,6 +213,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
         except RuntimeError as err:
             raise ckpt_io.CheckpointError(f"{init_from}: weights do not fit model '{cfg.model.variant}' "
                                           f"at this config: {err}") from None
+    frozen = freeze(model, tc.freeze)
     opt = tc.optimizer
     optimizer = torch.optim.AdamW(param_groups(model, opt.weight_decay), lr=opt.lr, betas=tuple(opt.betas), eps=opt.eps)
     scheduler = WarmupCosineRestarts(optimizer, steps_per_epoch, tc.scheduler)
@@ -234,8 +236,9 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
         writer = tb.new_writer(str(Path(cfg.logging.tensorboard_dir) / f"exp_{datetime.now():%Y%m%d_%H%M%S}"))
         if cfg.logging.graph:
             tb.add_graph(writer, model, tuple(cfg.model.input_size))
-        log.info("model %s | %d params | batch %d x %d ranks x %d accum | %d steps/epoch | device %s | log %s",
-                 cfg.model.variant, sum(p.numel() for p in model.parameters()), batch_size, world,
+        log.info("model %s | %d params (%d trained) | batch %d x %d ranks x %d accum | %d steps/epoch | device %s | log %s",
+                 cfg.model.variant, sum(p.numel() for p in model.parameters()),
+                 sum(p.numel() for p in model.parameters() if p.requires_grad), batch_size, world,
                  tc.gradient_accumulation, steps_per_epoch, device, log_path)
 
     def snapshot() -> dict:
@@ -265,7 +268,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
     try:
         for epoch in range(state["epoch"] + 1, tc.num_epochs + 1):
             # ---- train one epoch
-            net.train()
+            train_mode(net, frozen)
             train_set.set_epoch(epoch)
             sampler.set_epoch(epoch)
             order = list(sampler)[: batches_per_epoch * batch_size]
