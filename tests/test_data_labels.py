@@ -178,6 +178,7 @@ def test_spc_unseen_drops_val_images_repeated_from_train_or_within_val(tmp_path)
     records, skipped = read_spc(tmp_path, ("val",))
     assert not skipped and [r.file.name for r in records] == ["a.png", "b.png", "c.png", "d.png"]
     assert [records[i].file.name for i in spc_unseen(records, tmp_path)] == ["b.png", "d.png"]
+    assert [records[i].file.name for i in spc_unseen(records, tmp_path, None)] == ["a.png", "b.png", "d.png"]
 
     from slidercaptcha.data.import_real import import_real
 

@@ -341,17 +341,18 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def spc_unseen(records: list[LabelRecord], root: Path, seen_split: str = "train") -> list[int]:
+def spc_unseen(records: list[LabelRecord], root: Path, seen_split: str | None = "train") -> list[int]:
     """Indices of the spc ``records`` whose image (its bytes) is neither in its vendor's
     ``seen_split`` under ``root`` nor an earlier record's: each distinct image once, and none a
-    solver tuned on ``seen_split`` has met."""
+    solver tuned on ``seen_split`` has met (``None``: each distinct image once, nothing more)."""
     seen: dict[str, set[str]] = {}
     keep = []
     for i, r in enumerate(records):
         vendor = r.meta["vendor"]
         if vendor not in seen:
-            folder = root / vendor / "images" / seen_split
-            seen[vendor] = {_digest(p) for p in sorted(folder.glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES}
+            folder = root / vendor / "images" / str(seen_split)
+            seen[vendor] = {_digest(p) for p in sorted(folder.glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES} \
+                if seen_split else set()
         digest = _digest(Path(r.file))
         if digest not in seen[vendor]:
             seen[vendor].add(digest)
