@@ -15,6 +15,9 @@ common=(--data data/real/converted/spc5/val.jsonl --train-data data/real/convert
 slidercaptcha finetune "${common[@]}" --out finetune/spc --epochs 6 --synthetic 400
 # 50 per vendor: how few labels suffice (~20 min).
 slidercaptcha finetune "${common[@]}" --out finetune/spc50 --epochs 6 --synthetic 400 --limit 50 --weight 4
+# The same 50 per vendor with the backbone frozen (training.freeze: only the FPN and heads train, ~19 min).
+slidercaptcha finetune "${common[@]}" --out finetune/spc50_frozen --epochs 6 --synthetic 400 --limit 50 --weight 4 \
+    --set 'training.freeze=[stem,stage2,stage3,stage4]'
 
 # Does it forget? The generated test set (scripts/train_default_model.sh makes it), before and after.
 slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensors \
@@ -22,6 +25,6 @@ slidercaptcha evaluate --checkpoint src/slidercaptcha/weights/default.safetensor
 slidercaptcha evaluate --checkpoint finetune/spc/checkpoints/best_model.pth \
     --data data/default_model/test --name synthetic_after --out finetune/spc/results
 
-python scripts/finetune_summary.py finetune/spc finetune/spc50 \
+python scripts/finetune_summary.py finetune/spc finetune/spc50 finetune/spc50_frozen \
     --synthetic finetune/spc/results/synthetic_before/metrics.json finetune/spc/results/synthetic_after/metrics.json \
     --out benchmarks/results/finetune_spc.json
