@@ -1,7 +1,6 @@
 """Choose how a composite captcha's drawn slider moves the answer: to the hollow its silhouette
-fits (``hollow_min_prior``), whether the slider's row is trusted as the gap's (``same_row``),
-what the match along that row must win by (``row_margin``), and how far from the slider's
-centre its silhouette is traced (``silhouette_reach``).
+fits (``hollow_min_prior``), whether the slider's row is trusted as the gap's (``same_row``), and
+what the match along that row must win by (``row_margin``).
 
     bash scripts/make_eval_data.sh   # the validation and tuning sets (data/tune/...)
     python benchmarks/tune_drawn_slider.py data/default_model/val data/styles_model/val \
@@ -20,8 +19,7 @@ object read as a slider) when its gap is within 5 px, and is left out where no s
 the same captchas solved per candidate ``ROW_MARGIN``, and with ``--spc`` also the real captchas
 of spc's train split that the network reads a drawn slider in (a decoy or object; spc has no
 composites), solved when the gap's x is within 5 px: on them a smaller margin lets the row match
-take a decoy. The fourth counts the same captchas solved per candidate ``SLIDER_REACH`` (× the
-image height). Prints four tables and writes ``benchmarks/results/tune_drawn_slider.json``.
+take a decoy. Prints three tables and writes ``benchmarks/results/tune_drawn_slider.json``.
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ from slidercaptcha.inference.matching import (
     HOLLOW_MIN_PRIOR,
     ROW_MARGIN,
     SAME_ROW_MIN_SLIDER,
-    SLIDER_REACH,
     align_drawn_slider,
 )
 from slidercaptcha.inference.solver import decoding_mode
@@ -49,7 +46,6 @@ from slidercaptcha.preprocess import to_rgb
 CANDIDATES = (None, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 ROW_CANDIDATES = (None, 0.3, 0.4, 0.5, 0.6, 0.7)  # None: never one row
 MARGIN_CANDIDATES = (0.0, 0.05, 0.1, 0.2, 0.3)
-REACH_CANDIDATES = (0.15, 0.2, 0.25, 0.3, 0.4)  # 0.4: as far as a gap-only captcha's outlines are traced
 
 
 def label(candidate: float | None, none: str = "off") -> str:
@@ -57,13 +53,12 @@ def label(candidate: float | None, none: str = "off") -> str:
 
 
 def solved(record: LabelRecord, image: np.ndarray, prior: np.ndarray, found: dict, hollow_min_prior: float | None,
-           same_row_from: float | None, row_margin: float = ROW_MARGIN, reach: float = SLIDER_REACH) -> bool:
+           same_row_from: float | None, row_margin: float = ROW_MARGIN) -> bool:
     """Whether the drawn-slider match leaves a composite within 5 px (gap and slider on average),
     a gap-only captcha's gap within 5 px, or a real (spc) captcha's gap x within 5 px."""
     same_row = same_row_from is not None and found["slider_confidence"] >= same_row_from
     gap, slider, _ = align_drawn_slider(image, found["gap"], found["slider"], prior,
-                                        hollow_min_prior=hollow_min_prior, same_row=same_row, row_margin=row_margin,
-                                        silhouette_reach=reach)
+                                        hollow_min_prior=hollow_min_prior, same_row=same_row, row_margin=row_margin)
     if record.meta.get("source") == "spc":
         return abs(gap[0] - record.gap_nearest(gap)[0]) <= 5
     if record.mode == "gap-only":
@@ -71,18 +66,16 @@ def solved(record: LabelRecord, image: np.ndarray, prior: np.ndarray, found: dic
     return bool((np.hypot(*np.subtract(gap, record.gap)) + np.hypot(*np.subtract(slider, record.slider))) / 2 <= 5)
 
 
-Scores = tuple[dict[str, list[bool]], dict[str, dict[str, list[bool]]], dict[str, dict[str, list[bool]]],
-               dict[str, dict[str, list[bool]]]]
+Scores = tuple[dict[str, list[bool]], dict[str, dict[str, list[bool]]], dict[str, dict[str, list[bool]]]]
 
 
 def score_set(solver: SliderSolver, records: list[LabelRecord], desc: str) -> Scores:
     """Per composite captcha: solved under each ``hollow_min_prior`` candidate; per composite and
-    per gap-only captcha with a detected slider, {form: solved under each same-row candidate},
-    {form: solved under each row-margin candidate} and {form: solved under each reach candidate}."""
+    per gap-only captcha with a detected slider, {form: solved under each same-row candidate} and
+    {form: solved under each row-margin candidate}."""
     hollow: dict[str, list[bool]] = {label(c): [] for c in CANDIDATES}
     rows: dict[str, dict[str, list[bool]]] = {}
     margins: dict[str, dict[str, list[bool]]] = {}
-    reaches: dict[str, dict[str, list[bool]]] = {}
     for r in tqdm([r for r in records if r.mode in ("composite", "gap-only")], desc=desc, leave=False,
                   disable=None):
         batch = solver.run([r.file])
@@ -96,8 +89,6 @@ def score_set(solver: SliderSolver, records: list[LabelRecord], desc: str) -> Sc
                     rows.setdefault(r.mode, {}).setdefault(label(c, "never"), []).append(False)
                 for c in MARGIN_CANDIDATES:
                     margins.setdefault(r.mode, {}).setdefault(label(c), []).append(False)
-                for c in REACH_CANDIDATES:
-                    reaches.setdefault(r.mode, {}).setdefault(label(c), []).append(False)
             continue
 
         image, prior = to_rgb(batch.images[0]), solver._prior(batch, 0)
@@ -110,10 +101,7 @@ def score_set(solver: SliderSolver, records: list[LabelRecord], desc: str) -> Sc
         for c in MARGIN_CANDIDATES:
             margins.setdefault(r.mode, {}).setdefault(label(c), []).append(
                 solved(r, image, prior, found, HOLLOW_MIN_PRIOR, SAME_ROW_MIN_SLIDER, c))
-        for c in REACH_CANDIDATES:
-            reaches.setdefault(r.mode, {}).setdefault(label(c), []).append(
-                solved(r, image, prior, found, HOLLOW_MIN_PRIOR, SAME_ROW_MIN_SLIDER, reach=c))
-    return hollow, rows, margins, reaches
+    return hollow, rows, margins
 
 
 def counts(solved: dict[str, list[bool]]) -> dict:
@@ -143,14 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.spc:
         real = read_spc(args.spc, ("train",))[0]
         groups |= {f"spc train {v}": [r for r in real if r.sample_type == v] for v in sorted({r.sample_type for r in real})}
-    table, row_table, margin_table, reach_table = {}, {}, {}, {}
+    table, row_table, margin_table = {}, {}, {}
     for name, records in groups.items():
-        hollow, rows, margins, reaches = score_set(solver, records, name)
+        hollow, rows, margins = score_set(solver, records, name)
         if hollow["off"]:
             table[name] = {"n": len(hollow["off"]), "within_5px": {k: float(np.mean(v)) for k, v in hollow.items()}}
         row_table |= {f"{name} {form}": counts(solved) for form, solved in rows.items()}
         margin_table |= {f"{name} {form}": counts(solved) for form, solved in margins.items()}
-        reach_table |= {f"{name} {form}": counts(solved) for form, solved in reaches.items()}
     print("Composites within 5 px (%), by hollow_min_prior:")
     print("| set | n | " + " | ".join(label(c) for c in CANDIDATES) + " |")
     print("|---|---|" + "---|" * len(CANDIDATES))
@@ -161,14 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                  [label(c, "never") for c in ROW_CANDIDATES], row_table, f"SAME_ROW_MIN_SLIDER = {SAME_ROW_MIN_SLIDER:g}")
     print_counts("The same captchas solved, by ROW_MARGIN:", [label(c) for c in MARGIN_CANDIDATES], margin_table,
                  f"ROW_MARGIN = {ROW_MARGIN:g}")
-    print_counts("The same captchas solved, by SLIDER_REACH:", [label(c) for c in REACH_CANDIDATES], reach_table,
-                 f"SLIDER_REACH = {SLIDER_REACH:g}")
     Path(args.out).write_text(json.dumps({
         "command": "python benchmarks/tune_drawn_slider.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": solver.backend.description, "in_use": HOLLOW_MIN_PRIOR, "sets": table,
         "same_row": {"in_use": SAME_ROW_MIN_SLIDER, "sets": row_table},
-        "row_margin": {"in_use": ROW_MARGIN, "sets": margin_table},
-        "silhouette_reach": {"in_use": SLIDER_REACH, "sets": reach_table}}, indent=1) + "\n")
+        "row_margin": {"in_use": ROW_MARGIN, "sets": margin_table}}, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
 

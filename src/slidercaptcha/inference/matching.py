@@ -76,11 +76,6 @@ OUTLINE_REACH = 0.4  # × image height: the farthest a ray looks for the outline
 OUTLINE_MIN = 0.06  # × image height: the nearest the outline may lie to the centre
 OUTLINE_BEND = 0.05  # cost of one px of radius between neighbouring rays (edge strengths are 0..1)
 OUTLINE_STRENGTH_CAP = 3.0  # × the image's 90th-percentile gradient: one very sharp outline counts no more
-# A drawn slider's silhouette is traced nearer its centre and bends less: its rim is the nearest
-# strong closed edge, and a reach of 0.4 let the path stray to a stronger edge beside the piece
-# (a hill's line, another shape). Chosen with benchmarks/tune_drawn_slider.py.
-SLIDER_REACH = 0.25
-SLIDER_BEND = 0.03
 # Gap-only captchas: a translucent fill flattens the texture under it and darkens or lightens
 # it; a closed outline's inside (eroded FILL_CORE px) is compared with a ring FILL_RING px outside it:
 FILL_CORE = 3
@@ -524,8 +519,7 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
                        prior: np.ndarray | None = None, sizes: tuple[float, ...] = SLIDER_PATCH_SIZES,
                        search: float = ALIGN_SEARCH, min_score: float = ALIGN_MIN_SCORE,
                        hollow_min_prior: float | None = HOLLOW_MIN_PRIOR, same_row: bool = True,
-                       row_margin: float = ROW_MARGIN, silhouette_reach: float = SLIDER_REACH,
-                       ) -> tuple[tuple[float, float], tuple[float, float], float]:
+                       row_margin: float = ROW_MARGIN) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Composite captchas draw the piece (the slider) in the image, and it has the gap's outline.
 
     A square patch of edges around the slider, matched near the gap, measures gap − slider at
@@ -543,8 +537,7 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     matched along the slider's whole row to its right: where the network took a decoy, the
     drawn slider's outline fits the real gap better. That match replaces the local one when
     its score plus the prior there beats the local one's by ``row_margin``. Then the slider's
-    silhouette is searched for along its row (:func:`other_hollow`; traced within
-    ``silhouette_reach`` × the image height of the slider's centre): where it fits another
+    silhouette is searched for along its row (:func:`other_hollow`): where it fits another
     hollow where the heatmap reaches ``hollow_min_prior`` (None: no silhouette search), the
     patch is matched there instead. Returns (gap, slider, match score).
     """
@@ -552,7 +545,7 @@ def align_drawn_slider(image_rgb: np.ndarray, gap: tuple[float, float], slider: 
     found = _align(image_edges, gap, slider, prior, sizes, search, min_score, same_row, row_margin)
     hollow = None
     if prior is not None and hollow_min_prior is not None:
-        hollow = other_hollow(image_rgb, slider, found[0], prior, hollow_min_prior, silhouette_reach)
+        hollow = other_hollow(image_rgb, slider, found[0], prior, hollow_min_prior)
     if hollow is not None:
         found = _align(image_edges, hollow, slider, prior, sizes, search, min_score, same_row, row_margin)
     if not same_row:
@@ -636,15 +629,14 @@ def _closed_outline(energy: np.ndarray, r_min: int, bend: float) -> np.ndarray:
     return path
 
 
-def trace_outline(gray: np.ndarray, point: tuple[float, float], reach: float = OUTLINE_REACH,
-                  bend: float = OUTLINE_BEND) -> tuple[np.ndarray, np.ndarray]:
+def trace_outline(gray: np.ndarray, point: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """The closed outline of strongest edges around ``point`` (:func:`_closed_outline` over the
     radial gradient scaled to 0..1 by its 99th percentile): (outline [OUTLINE_RAYS, 2] in
     ``gray``'s pixels, the gradient across it on each ray in grey levels). A drawn piece's or a
     gap's rim, bevel, shadow or fill makes its outline the strongest edge around, whatever its
     shape. Only the surroundings of ``point`` are read."""
     height = gray.shape[0]
-    reach = max(int(reach * height), 8)
+    reach = max(int(OUTLINE_REACH * height), 8)
     margin = reach + 3  # the rays' reach and the gradient's 3×3 filters
     left, top = max(int(point[0]) - margin, 0), max(int(point[1]) - margin, 0)
     around = gray[top:max(int(point[1]) + margin + 1, 0), left:max(int(point[0]) + margin + 1, 0)]
@@ -652,7 +644,7 @@ def trace_outline(gray: np.ndarray, point: tuple[float, float], reach: float = O
         raise ImageError(f"({point[0]:.0f}, {point[1]:.0f}) lies outside the image: no outline to trace")
     radial = _radial_gradient(around, (point[0] - left, point[1] - top), reach)
     energy = np.minimum(radial / max(float(np.percentile(radial, 99)), 1e-3), 1.0)
-    radii = _closed_outline(energy, max(int(OUTLINE_MIN * height), 2), bend)
+    radii = _closed_outline(energy, max(int(OUTLINE_MIN * height), 2), OUTLINE_BEND)
     theta = np.arange(OUTLINE_RAYS) * (2 * np.pi / OUTLINE_RAYS)
     outline = np.stack([point[0] + radii * np.cos(theta), point[1] + radii * np.sin(theta)], axis=1)
     return outline, radial[np.arange(OUTLINE_RAYS), radii]
@@ -670,13 +662,13 @@ def _outline_mask(outline: np.ndarray, shape: tuple[int, int], margin: int = 0) 
     return mask, x0, y0
 
 
-def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float], reach: float = SLIDER_REACH) -> Piece:
+def cut_drawn_slider(image_rgb: np.ndarray, slider: tuple[float, float]) -> Piece:
     """The drawn slider's silhouette around its centre (the network's point): the closed outline
     traced around it (:func:`trace_outline`), as a :class:`Piece` in the image's coordinates, to
     be searched for like a given one."""
     gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
     height, width = gray.shape
-    mask, x0, y0 = _outline_mask(trace_outline(gray, slider, reach, SLIDER_BEND)[0], gray.shape)
+    mask, x0, y0 = _outline_mask(trace_outline(gray, slider)[0], gray.shape)
     bx, by, w, h = cv2.boundingRect(mask)  # not empty: the outline encloses a point in the image
     x0, y0 = x0 + bx, y0 + by
     return Piece(mask[by:by + h, bx:bx + w] > 0, gray[y0:y0 + h, x0:x0 + w], x0, y0, width, height)
@@ -747,8 +739,7 @@ def _fill_look(gray: np.ndarray, outline: np.ndarray, spread: float) -> tuple[fl
 
 
 def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[float, float],
-                 prior: np.ndarray, min_prior: float = HOLLOW_MIN_PRIOR,
-                 reach: float = SLIDER_REACH) -> tuple[float, float] | None:
+                 prior: np.ndarray, min_prior: float = HOLLOW_MIN_PRIOR) -> tuple[float, float] | None:
     """Where the drawn slider's silhouette fits best along its row to its right, when that is
     another hollow than ``gap`` (more than half the piece away) and the gap heatmap ``prior``
     reaches ``min_prior`` there; else None. A decoy the network took shows a different
@@ -756,7 +747,7 @@ def other_hollow(image_rgb: np.ndarray, slider: tuple[float, float], gap: tuple[
     the piece search turns it. Nothing is searched where the heatmap has no such place, and
     only the columns from ``gap`` to the places it sees are (the answer is one of them)."""
     height, width = prior.shape
-    piece = cut_drawn_slider(image_rgb, slider, reach)
+    piece = cut_drawn_slider(image_rgb, slider)
     h, w = piece.mask.shape
     band = int(round(ROW_BAND * h)) + ROW_SLACK
     y0, y1, x0 = max(piece.y0 - band, 0), min(piece.y0 + h + band, height), piece.x0 + w
