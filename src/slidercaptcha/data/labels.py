@@ -350,9 +350,10 @@ def spc_unseen(records: list[LabelRecord], root: Path, seen_split: str | None = 
     for i, r in enumerate(records):
         vendor = r.meta["vendor"]
         if vendor not in seen:
-            folder = root / vendor / "images" / seen_split if seen_split else None
-            seen[vendor] = {_digest(p) for p in sorted(folder.glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES} \
-                if folder else set()
+            seen[vendor] = set()
+            if seen_split:
+                folder = root / vendor / "images" / seen_split
+                seen[vendor] = {_digest(p) for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
         digest = _digest(Path(r.file))
         if digest not in seen[vendor]:
             seen[vendor].add(digest)
