@@ -58,3 +58,17 @@ def test_typo_in_file_is_reported(tmp_path):
     bad.write_text("training:\n  optimzer:\n    lr: 1e-3\n")
     with pytest.raises(ConfigError, match="training.optimzer"):
         load_config(bad)
+
+
+def test_quickstart_recipe_loads_from_any_folder(tmp_path, monkeypatch):
+    """`slidercaptcha quickstart` must work outside a checkout: its recipe ships in the package."""
+    import argparse
+
+    from slidercaptcha.quickstart import add_arguments
+
+    monkeypatch.chdir(tmp_path)
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = load_config(p.parse_args([]).config)
+    assert cfg.model.variant == "lite-hrnet-18-fpn-s"
+    assert list(cfg.model.input_size) == [128, 256]

@@ -1,6 +1,6 @@
 """``slidercaptcha quickstart``: the whole pipeline in minutes on a CPU.
 
-generate → split → validate → train (config/cpu_small.yaml) → evaluate → report → solve a
+generate → split → validate → train (the packaged ``configs/cpu_small.yaml``) → evaluate → report → solve a
 few captchas with the shipped model. Each step is the same CLI command a user would type,
 so the quick start is also a walkthrough of the commands.
 """
@@ -14,8 +14,11 @@ from pathlib import Path
 from slidercaptcha.cli import main as cli
 
 
+RECIPE = Path(__file__).resolve().parent / "configs" / "cpu_small.yaml"  # packaged: works from any folder
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="config/cpu_small.yaml", help="training recipe (default: %(default)s)")
+    p.add_argument("--config", default=str(RECIPE), help="training recipe (default: the packaged cpu_small.yaml)")
     p.add_argument("--workdir", default=".", help="where data/, checkpoints/, runs/, logs/, results/ go")
     p.add_argument("--num_images", "--num-images", type=int, default=400)
     p.add_argument("--epochs", type=int, default=4)
