@@ -13,7 +13,6 @@ from pathlib import Path
 
 from slidercaptcha.cli import main as cli
 
-
 RECIPE = Path(__file__).resolve().parent / "configs" / "cpu_small.yaml"  # packaged: works from any folder
 
 
