@@ -187,6 +187,14 @@ def test_transparent_piece_is_an_error(solver):
         solver.solve(generated_captchas(1, seed=1)[0].image, piece=np.zeros((40, 40, 4), np.uint8))
 
 
+def test_captcha_passed_as_its_own_piece_is_an_error(solver):
+    """A whole captcha given as the piece (a common mix-up) has a 'shape' spanning the image:
+    refused with a message, where it used to be answered with a gap box as large as the image."""
+    image = generated_captchas(1, seed=1)[0].image
+    with pytest.raises(ImageError, match="more than half the background"):
+        solver.solve(image, piece=image[:, :, :3])
+
+
 def test_errors_vs_labels_scores_against_the_generator_labels():
     """The benchmark's and the shipped-model test's scoring: exact points score 0, a missed
     slider is never within reach, a gap-only captcha is scored on its gap alone."""

@@ -25,6 +25,7 @@ from slidercaptcha.grid import canvas_to_grid
 from slidercaptcha.inference.backends import OnnxBackend, TorchBackend, create_backend
 from slidercaptcha.inference.images import (
     DEFAULT_LIMITS,
+    ImageError,
     ImageInput,
     ImageLimits,
     describe,
@@ -180,8 +181,17 @@ class SliderSolver:
         return heatmap_in_image(batch.outputs["heatmap_gap"][i, 0].numpy(), batch.boxes[i].numpy(), width, height)
 
     def _search(self, image: np.ndarray, piece: ImageInput) -> PieceSearch:
-        """Score where the piece fits over the whole image, before any network call."""
-        return search_piece(to_rgb(image), read_piece(load_image(piece, "RGB", self.limits), describe(piece, "piece")))
+        """Score where the piece fits over the whole image, before any network call. A shape
+        wider than half the background cannot slide into a gap to its right: that input is
+        not a piece (often the captcha itself, passed twice), and is refused, not answered."""
+        label = describe(piece, "piece")
+        found = read_piece(load_image(piece, "RGB", self.limits), label)
+        width = image.shape[1]
+        if 2 * found.mask.shape[1] > width:
+            raise ImageError(f"{label}: its shape is {found.mask.shape[1]} px wide, more than half the background's "
+                             f"{width} px; pass the piece (a tight crop, a strip or a transparent layer), "
+                             "not a whole captcha")
+        return search_piece(to_rgb(image), found)
 
     @staticmethod
     def _piece_fields(search: PieceSearch, match: Match, image_hw: tuple[int, int]) -> dict:
