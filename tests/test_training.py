@@ -243,3 +243,23 @@ def test_freezing_an_unknown_part_names_the_parts(tiny_data, tmp_path):
                       tiny_overrides(tiny_data, tmp_path, epochs=1, **{"training.freeze": "[backbone]"}))
     with pytest.raises(ConfigError, match=r"unknown model part\(s\) \['backbone'\].*'stem'.*'head'"):
         engine.train(cfg)
+
+
+def test_bad_checkpoints_are_refused_with_a_message(tiny_run, tmp_path):
+    """Truncated, foreign and unsafe files: a CheckpointError naming the file and the reason,
+    never torch's advice to load with weights_only=False."""
+    import pickle
+
+    from slidercaptcha.checkpoint import CheckpointError
+
+    out, _ = tiny_run
+    whole = (out / "ckpt" / "last.pth").read_bytes()
+    truncated, foreign, unsafe = tmp_path / "truncated.pth", tmp_path / "foreign.pth", tmp_path / "unsafe.pth"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    foreign.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    torch.save({"model_state_dict": {}, "hook": pickle.Pickler}, unsafe)  # a class: refused by weights_only
+    for path, reason in ((truncated, "truncated or corrupt"), (foreign, "not a PyTorch checkpoint"),
+                         (unsafe, "more than tensors")):
+        with pytest.raises(CheckpointError, match=reason) as err:
+            load_checkpoint(path)
+        assert str(path) in str(err.value) and "weights_only" not in str(err.value)

@@ -8,6 +8,7 @@ cannot run code. The numpy RNG state is stored as a tensor for that reason.
 from __future__ import annotations
 
 import io
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt zips / pickles
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {err}") from None
+    except pickle.UnpicklingError:  # torch's own text advises weights_only=False: not for a file handed in
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint, or one that holds more than tensors and "
+                              "plain data (only those are loaded: unpickling anything else can run code)") from None
+    except Exception as err:  # torch raises several types for corrupt or truncated zips
+        reason = str(err).split(". ")[0]  # torch's first sentence; the rest is advice about its internals
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {reason}") from None
     if not isinstance(ckpt, dict) or "model_state_dict" not in ckpt:
         raise CheckpointError(f"{path}: not a slidercaptcha checkpoint (no model_state_dict)")
     return ckpt
