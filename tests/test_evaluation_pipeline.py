@@ -370,3 +370,10 @@ def test_accuracy_per_gap_and_per_drawn_slider_visibility():
     assert sum(g["n"] for g in groups["per_slider_visibility"].values()) == 2
     older = [LabelRecord(Path("old.png"), (50.0, 20.0), meta={"style": "classic", "gap_visibility": 2.5})]
     assert "per_slider_visibility" not in ev.generator_groups(older, {k: v[:1] for k, v in errors.items()})
+
+
+def test_report_without_metrics_says_which_folder_to_pass(tmp_path):
+    from slidercaptcha.evaluation.report import write_report
+
+    with pytest.raises(FileNotFoundError, match="no metrics.json in .*slidercaptcha evaluate"):
+        write_report(tmp_path)

@@ -215,6 +215,9 @@ def write_report(
 ) -> Path:
     """Draw the figures and write evaluation_report.md into ``results``."""
     results = Path(results)
+    if not (results / "metrics.json").is_file():
+        raise FileNotFoundError(f"no metrics.json in {results}: point --results at the folder "
+                                "`slidercaptcha evaluate` wrote (results/<name>)")
     m = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
     failures = json.loads((results / "failures.json").read_text(encoding="utf-8"))
     history, source = find_history(m, runs)
