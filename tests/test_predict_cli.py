@@ -145,3 +145,18 @@ def test_decode_base64_refuses(text, words):
 
     with pytest.raises(ImageError, match=words):
         decode_base64(text, "x")
+
+
+def test_a_folder_stands_for_its_images(files, tmp_path, capsys):
+    """A folder as IMAGE is solved image by image in name order; one without images is an error."""
+    (img0, _, _), (img1, _, _) = files
+    folder = tmp_path / "captchas"
+    folder.mkdir()
+    for name, src in (("b.png", img1), ("a.png", img0)):
+        (folder / name).write_bytes(src.read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    rc, lines = run_json(capsys, [folder])
+    assert rc == 0 and [line["image"] for line in lines] == [str(folder / "a.png"), str(folder / "b.png")]
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty")]) != 0
+    assert "a folder with no images" in capsys.readouterr().err

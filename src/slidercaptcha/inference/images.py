@@ -112,6 +112,8 @@ def encode_png(array: np.ndarray) -> bytes:
 def read_file(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
     """Read a file after checking its size, so a huge file is never read into memory."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: a folder, not an image file")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     size = path.stat().st_size

@@ -17,6 +17,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from slidercaptcha.data.labels import IMAGE_SUFFIXES
 from slidercaptcha.inference.images import (
     ImageError,
     ImageLimits,
@@ -30,8 +31,8 @@ STDIN = "-"
 
 def add_arguments(parser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE",
-                        help="captcha image files; '-' reads one image from stdin (raw bytes, or base64 "
-                             "text with --base64)")
+                        help="captcha image files or folders of them; '-' reads one image from stdin "
+                             "(raw bytes, or base64 text with --base64)")
     parser.add_argument("--piece", nargs="+", metavar="PIECE",
                         help="separate piece image(s), one for all images or one per image: a tight piece, "
                              "a full-height strip with the piece inside, or a JPEG without alpha; "
@@ -100,6 +101,17 @@ class InputSpec:
         return self._loaded
 
 
+def _expand(value: str, as_base64: bool) -> list[str]:
+    """A folder given as IMAGE stands for the images directly inside it, in name order."""
+    folder = Path(value)
+    if as_base64 or value == STDIN or not folder.is_dir():
+        return [value]
+    files = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"{folder}: a folder with no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
 def _inputs(args) -> tuple[list[InputSpec], list[InputSpec | None]]:
     values = [*args.images, *(args.piece or [])]
     if values.count(STDIN) > 1:
@@ -109,7 +121,8 @@ def _inputs(args) -> tuple[list[InputSpec], list[InputSpec | None]]:
     def read_stdin(limit: int) -> bytes:
         return sys.stdin.buffer.read(limit)
 
-    images = [InputSpec(v, "image", i, args.base64, read_stdin) for i, v in enumerate(args.images, 1)]
+    names = [f for v in args.images for f in _expand(v, args.base64)]
+    images = [InputSpec(v, "image", i, args.base64, read_stdin) for i, v in enumerate(names, 1)]
     if not args.piece:
         return images, [None] * len(images)
     pieces = [InputSpec(v, "piece", i, args.base64, read_stdin) for i, v in enumerate(args.piece, 1)]
