@@ -100,11 +100,14 @@ def audited_sets(groups: dict[str, list[LabelRecord]], root: Path, audit: Path) 
 def held_out(groups: dict[str, list[LabelRecord]], root: Path, runs: dict[str, dict[str, dict]], limit: int | None,
              ) -> tuple[dict[str, list[LabelRecord]], dict[str, dict[str, dict]]]:
     """The spc groups cut to each distinct image once (:func:`~slidercaptcha.data.labels.spc_unseen`),
-    and on the val split to the images spc train does not hold; every solver's runs cut alike."""
+    and on the val split to the images spc train does not hold; every solver's runs cut alike.
+    A group left empty (``--limit`` took only images train holds) is left out."""
     kept: dict[str, list[int]] = {}
     for group, records in groups.items():
         if group.startswith("spc "):
-            kept[group] = spc_unseen(records[:limit], root / "spc", "train" if records[0].meta["split"] == "val" else None)
+            seen_in = "train" if records[0].meta["split"] == "val" else None
+            if unseen := spc_unseen(records[:limit], root / "spc", seen_in):
+                kept[group] = unseen
     subsets = {g: [groups[g][i] for i in idx] for g, idx in kept.items()}
     cut = {name: {g: _cut(run[g], kept[g], subsets[g]) for g in kept if g in run} for name, run in runs.items()}
     return subsets, cut
@@ -184,6 +187,19 @@ def markdown(results: dict[str, dict[str, dict]], groups: list[str], timing: boo
     return "\n".join(lines) + "\n"
 
 
+def write_results(out: Path, script: str, argv: list[str] | None, table: str, **fields) -> None:
+    """``out`` (JSON: the command that made it, the machine, then ``fields``) and the markdown
+    ``table`` beside it (``.md``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "command": f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+        **fields,
+    }, indent=1) + "\n")
+    out.with_suffix(".md").write_text(table)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="data/real", help="folder holding spc/ and npc/ (default: %(default)s)")
@@ -230,19 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         for g, r in per_group.items():
             for f in r["failed"]:
                 print(f"{s} | {g}: {f['file']} failed: {f['error']}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "command": "python benchmarks/bench_real.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "seconds": time.perf_counter() - start,
-        "results": results,
-        "audit": os.path.relpath(args.audit) if args.audit else None,
-        "results_audited": results_audited,
-        "results_held_out": results_held_out,
-    }, indent=1) + "\n")
-    out.with_suffix(".md").write_text(table)
-    print(f"wrote {out} and {out.with_suffix('.md')}")
+    write_results(Path(args.out), "bench_real.py", argv, table, seconds=time.perf_counter() - start,
+                  results=results, audit=os.path.relpath(args.audit) if args.audit else None,
+                  results_audited=results_audited, results_held_out=results_held_out)
     return 0
 
 

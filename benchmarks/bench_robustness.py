@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import platform
 import sys
 import time
 import zlib
@@ -34,7 +32,7 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # bench_real.py sits beside this script
 
-from bench_real import markdown, real_sets, solve_all, summarise  # noqa: E402
+from bench_real import markdown, real_sets, solve_all, summarise, write_results  # noqa: E402
 
 Perturb = Callable[[np.ndarray, int], np.ndarray]  # (uint8 H×W×C image, seed) -> perturbed image
 
@@ -155,17 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: done", flush=True)
     table = markdown(results, list(groups))
     print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "command": "python benchmarks/bench_robustness.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "model": solver.backend.description,
-        "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "seconds": time.perf_counter() - start,
-        "results": results,
-    }, indent=1) + "\n")
-    out.with_suffix(".md").write_text(table)
-    print(f"wrote {out} and {out.with_suffix('.md')}")
+    write_results(Path(args.out), "bench_robustness.py", argv, table, model=solver.backend.description,
+                  seconds=time.perf_counter() - start, results=results)
     return 0
 
 
