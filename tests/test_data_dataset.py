@@ -97,6 +97,22 @@ def test_augmentation_keeps_labels_on_the_marker(seed):
     assert not np.allclose(moved, point)  # it did move
 
 
+def test_grayscale_augmentation_greys_only_when_asked():
+    """grayscale=1 leaves no colour on the real pixels; grayscale=0 (the default) draws nothing
+    extra, so an older recipe's samples replay exactly."""
+    from slidercaptcha.data.augment import photometric
+
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    mask = np.ones((64, 128), np.uint8)
+    grey = photometric(canvas, mask, AugmentationConfig(grayscale=1.0, gaussian_noise=0.0), np.random.default_rng(1))
+    assert np.abs(grey.astype(int) - grey[..., :1]).max() <= 1  # RGB -> grey rounding
+    colour = photometric(canvas, mask, AugmentationConfig(), np.random.default_rng(1))
+    assert np.abs(colour.astype(int) - colour[..., :1]).max() > 50
+    again = photometric(canvas, mask, AugmentationConfig(grayscale=0.0), np.random.default_rng(1))
+    assert np.array_equal(colour, again)
+
+
 def test_corrupt_image_names_the_file(dataset_dir, tmp_path):
     records = [json.loads(x) for x in (dataset_dir / "manifest.jsonl").read_text().splitlines()[:2]]
     (tmp_path / "images").mkdir()

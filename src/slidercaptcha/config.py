@@ -83,6 +83,7 @@ class AugmentationConfig:
     hue: float = num(0.1, 0, 0.5)
     gaussian_noise: float = num(0.01, 0, 1)
     gaussian_blur: list[float] = field(default_factory=lambda: [0.0, 2.0])
+    grayscale: float = num(0.0, 0, 1)  # share of samples drawn grey: a site may serve its captchas so
     # Captcha-specific effects; the generator renders them (ratios of samples).
     confusing_gap_prob: float = num(0.3, 0, 1)
     perlin_noise_prob: float = num(0.2, 0, 1)

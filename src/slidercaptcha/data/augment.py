@@ -27,7 +27,7 @@ def geometric(canvas: np.ndarray, mask: np.ndarray, points: np.ndarray, cfg: Aug
 
 def photometric(canvas: np.ndarray, mask: np.ndarray, cfg: AugmentationConfig,
                 rng: np.random.Generator) -> np.ndarray:
-    """Brightness, contrast, saturation, hue, Gaussian noise and blur on a uint8 RGB canvas.
+    """Brightness, contrast, saturation (or grey), hue, Gaussian noise and blur on a uint8 RGB canvas.
 
     Done in uint8 with OpenCV's saturating arithmetic: a few milliseconds per sample, which
     matters when two CPU cores feed training.
@@ -44,6 +44,8 @@ def photometric(canvas: np.ndarray, mask: np.ndarray, cfg: AugmentationConfig,
     b = 1 + rng.uniform(-cfg.brightness, cfg.brightness)
     c = 1 + rng.uniform(-cfg.contrast, cfg.contrast)
     s = 1 + rng.uniform(-cfg.saturation, cfg.saturation)
+    if cfg.grayscale > 0 and rng.uniform() < cfg.grayscale:  # drawn only when asked: older recipes replay
+        s = 0.0
     m = cv2.mean(gray, mask)[0]
     img = cv2.addWeighted(img, b * c * s, cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), b * c * (1 - s),
                           b * m * (1 - c))
