@@ -493,7 +493,7 @@ def test_piece_larger_than_the_background_is_refused():
         locate_piece(cap.image, read_piece(big))
     wide = np.zeros((40, width + 10, 4), np.uint8)
     wide[5:35, 2:width + 8] = 200
-    with pytest.raises(ImageError, match="larger than the image"):
+    with pytest.raises(ImageError, match="more than half the background"):  # the solver refuses it first
         SliderSolver(OracleBackend()).solve(cap.image, piece=wide)
 
 
