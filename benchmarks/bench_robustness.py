@@ -37,8 +37,8 @@ from bench_real import markdown, real_sets, solve_all, summarise, write_results 
 Perturb = Callable[[np.ndarray, int], np.ndarray]  # (uint8 H×W×C image, seed) -> perturbed image
 
 
-def _colour_only(fn: Callable[[np.ndarray, int], np.ndarray]) -> Perturb:
-    """Apply ``fn`` to the colour channels, keeping a piece's alpha as it is."""
+def _colour_only(fn: Perturb) -> Perturb:
+    """Apply ``fn`` to the colour channels (every image here has three), keeping a piece's alpha."""
     def apply(image: np.ndarray, seed: int) -> np.ndarray:
         if image.ndim == 3 and image.shape[2] == 4:
             return np.dstack([fn(np.ascontiguousarray(image[:, :, :3]), seed), image[:, :, 3]])
@@ -71,8 +71,7 @@ def _blur(sigma: float) -> Perturb:
 
 
 def _grey(rgb: np.ndarray, seed: int) -> np.ndarray:
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-    return np.repeat(grey[:, :, None], 3, axis=2)
+    return cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
 
 
 def _same(image: np.ndarray, seed: int) -> np.ndarray:
@@ -115,7 +114,7 @@ class Perturbed:
 
     def _prepare(self, path: Path) -> np.ndarray:
         image = self.load(path, "RGB")
-        image = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image  # RGB or RGBA from here
         seed = zlib.crc32(str(path).encode())  # the same noise for an image in every run
         return self.perturb(rescale(image, self.scale), seed)
 
