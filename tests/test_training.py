@@ -1,5 +1,6 @@
 """Training engine: checkpoints, exact resume, interrupts, best-model selection, EMA, TensorBoard."""
 
+import argparse
 import json
 import os
 import signal
@@ -168,24 +169,33 @@ def test_nan_loss_stops_with_message_and_saves_last(tiny_data, tmp_path, monkeyp
 
 def test_sigint_leaves_a_resumable_last_checkpoint(tiny_data, tmp_path):
     args = ["--config", "config/training_config.yaml"]
-    for o in tiny_overrides(tiny_data, tmp_path, epochs=200, **{"training.max_steps_per_epoch": 0}):
+    for o in tiny_overrides(tiny_data, tmp_path, epochs=200,
+                            **{"training.max_steps_per_epoch": 0, "data.num_workers": 1}):
         args += ["--set", o]
-    proc = subprocess.Popen([sys.executable, "-m", "slidercaptcha", "train", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "slidercaptcha", "train", *args], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = tmp_path / "ckpt" / "last.pth"
     deadline = time.time() + 120
     while not last.exists() and time.time() < deadline:  # wait for the first epoch to finish
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: the loader's worker gets it too
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "interrupted" in out
+    assert "interrupted" in out and out.count("signal 2 received") == 1, out
     ckpt = load_checkpoint(last)
     resumed = load_config("config/training_config.yaml",
                           tiny_overrides(tiny_data, tmp_path, epochs=ckpt["epoch"] + 1,
                                          **{"training.max_steps_per_epoch": 0}))
     summary = engine.train(resumed, resume_from=last)
     assert summary["epochs"] == ckpt["epoch"] + 1
+
+
+def test_train_without_config_outside_a_checkout_uses_the_spec_values(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config/training_config.yaml here, as after a pip install
+    parser = argparse.ArgumentParser()
+    engine.add_arguments(parser)
+    with pytest.raises(FileNotFoundError, match="data.train_manifest: data/captchas/train.jsonl not found.*generate"):
+        engine.run(parser.parse_args([]))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs torchrun")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import random
 import signal
 import time
@@ -101,6 +102,12 @@ def build_datasets(cfg: Config):
 
     size = tuple(cfg.model.input_size)
     aug = cfg.training.augmentation if cfg.training.augmentation.enabled else None
+    needed = {"data.train_manifest": None if cfg.data.on_the_fly else cfg.data.train_manifest,
+              "data.val_manifest": cfg.data.val_manifest}
+    for key, path in needed.items():
+        if path and not Path(path).is_file():
+            raise FileNotFoundError(f"{key}: {path} not found; make it with `slidercaptcha generate` and "
+                                    f"`slidercaptcha split`, or point to yours with --set {key}=PATH")
     if cfg.data.on_the_fly:
         train_set = SyntheticDataset(cfg.data.generator, aug, cfg.data.samples_per_epoch, cfg.training.seed,
                                      cfg.data.backgrounds, input_size=size,
@@ -258,8 +265,11 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
         }
 
     stop = {"flag": False}
+    owner = os.getpid()
 
     def on_signal(signum, _frame):
+        if os.getpid() != owner:  # a DataLoader worker forked with this handler (Ctrl-C reaches them all)
+            return
         stop["flag"] = True
         log.warning("signal %d received: saving last.pth after this step", signum)
 
@@ -458,8 +468,12 @@ def restore(path, model, optimizer, scheduler, ema, scaler, state: dict) -> dict
 
 
 # ----------------------------------------------------------------------------- CLI
+SPEC_CONFIG = "config/training_config.yaml"  # the spec's path; its values are config.py's defaults
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="config/training_config.yaml", help="YAML config (default: %(default)s)")
+    p.add_argument("--config", help=f"YAML config (default: {SPEC_CONFIG} where it exists, as in a checkout; "
+                   "elsewhere the spec's values built into config.py)")
     p.add_argument("--resume_from", "--resume-from", help="checkpoint to resume from (e.g. checkpoints/1.1.0/last.pth)")
     p.add_argument("--resume", action="store_true", help="resume from last.pth of the configured save_dir")
     p.add_argument("--init_from", "--init-from", help="start from a checkpoint's weights (fine-tuning); new optimiser and schedule")
@@ -473,7 +487,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     overrides = list(args.set) + (["training.amp=true"] if args.amp or args.amp_level else [])
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config or (SPEC_CONFIG if Path(SPEC_CONFIG).is_file() else None), overrides)
     resume = args.resume_from or (Path(cfg.checkpoints.save_dir) / "last.pth" if args.resume else None)
     try:
         summary = train(cfg, resume_from=resume, distributed=args.distributed, init_from=args.init_from)
