@@ -377,3 +377,17 @@ def test_report_without_metrics_says_which_folder_to_pass(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no metrics.json in .*slidercaptcha evaluate"):
         write_report(tmp_path)
+
+
+def test_a_set_with_nothing_usable_names_the_first_reason(tmp_path, blob_model, run_dir):
+    data = tmp_path / "data"
+    captcha(data / "a.png")
+    (data / "a.txt").write_text("0 0.5 0.5 0.1\n")  # YOLO needs five numbers
+    with pytest.raises(ValueError, match=r"no usable labelled images \(1 skipped; first: .*a.png: .*class cx cy w h"):
+        ev.evaluate(run_dir / "best_model.pth", data, tmp_path / "out", fmt="yolo")
+
+
+def test_evaluate_refuses_a_threshold_that_is_not_a_distance(tmp_path, run_dir, capsys):
+    assert main(["evaluate", "--checkpoint", str(run_dir / "best_model.pth"), "--data", str(tmp_path),
+                 "--threshold", "-1"]) == 2
+    assert "--threshold must be a positive distance in px, got -1" in capsys.readouterr().err

@@ -31,13 +31,12 @@ SHIPPED = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 
 def usable(path: Path, fmt: str) -> tuple[list[LabelRecord], str]:
     """Readable, labelled records of a set; prints every file left out and why."""
-    from slidercaptcha.data.dataset import read_usable
+    from slidercaptcha.data.dataset import read_usable, require_usable
 
     records, skipped, fmt = read_usable(path, fmt)
     for s in skipped:
         print(f"skipped {s.file}: {s.reason}")
-    if not records:
-        raise ValueError(f"{path}: no usable labelled images ({len(skipped)} skipped)")
+    require_usable(path, records, skipped)
     return records, fmt
 
 

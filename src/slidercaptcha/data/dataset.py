@@ -65,6 +65,14 @@ def read_usable(path: str | Path, fmt: str = "auto") -> tuple[list[LabelRecord],
     return records, skipped + unreadable, fmt
 
 
+def require_usable(path: str | Path, records: list[LabelRecord], skipped: list[Skipped]) -> None:
+    """Refuse a set with nothing usable, naming the first file's reason: when every file is
+    skipped, the cause is nearly always one mistake (the label format) that one example shows."""
+    if not records:
+        first = f"; first: {skipped[0].file}: {skipped[0].reason}" if skipped else ""
+        raise ValueError(f"{path}: no usable labelled images ({len(skipped)} skipped{first})")
+
+
 class CaptchaDataset(Dataset):
     """Shared pipeline: letterbox → (augment) → model input + targets."""
 

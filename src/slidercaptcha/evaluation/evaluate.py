@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from slidercaptcha.checkpoint import load_checkpoint, load_model
 from slidercaptcha.config import config_from_dict
-from slidercaptcha.data.dataset import LabelledDataset, read_usable
+from slidercaptcha.data.dataset import LabelledDataset, read_usable, require_usable
 from slidercaptcha.data.labels import (
     FORMATS,
     LabelRecord,
@@ -285,8 +285,7 @@ def evaluate(
     model, cfg, epoch = load_for_evaluation(checkpoint)
     records, skipped, fmt = read_usable(data, fmt)
     found = len(records) + len(skipped)
-    if not records:
-        raise ValueError(f"{data}: no scoreable images ({len(skipped)} skipped)")
+    require_usable(data, records, skipped)
     loader = DataLoader(
         LabelledDataset(records, tuple(cfg.model.input_size)),
         batch_size=batch_size,
@@ -378,6 +377,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if args.threshold <= 0:
+        raise ValueError(f"--threshold must be a positive distance in px, got {args.threshold:g}")
     data = Path(args.data)
     name = args.name or (data.stem if data.is_file() else data.resolve().name)
     out = Path(args.out) / name

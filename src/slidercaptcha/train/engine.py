@@ -74,15 +74,14 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def real_sets(cfg: Config, size: tuple[int, int], aug) -> list:
     """``data.real``: each labelled set as a dataset; unusable files are logged and left out."""
-    from slidercaptcha.data.dataset import LabelledDataset, read_usable
+    from slidercaptcha.data.dataset import LabelledDataset, read_usable, require_usable
 
     sets = []
     for rs in cfg.data.real:
         records, skipped, _ = read_usable(rs.path, rs.format)
         for s in skipped:
             log.warning("data.real %s: skipped %s: %s", rs.path, s.file, s.reason)
-        if not records:
-            raise ValueError(f"data.real {rs.path}: no usable labelled images ({len(skipped)} skipped)")
+        require_usable(f"data.real {rs.path}", records, skipped)
         sets.append(LabelledDataset(records, size, aug, cfg.training.seed, rs.weight))
         log.info("data.real %s: %d images, shown %.2f times per epoch", rs.path, len(records), rs.weight)
     return sets
