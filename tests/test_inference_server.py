@@ -12,6 +12,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 from images import bad_inputs  # noqa: E402
 
+import slidercaptcha  # noqa: E402
 from slidercaptcha.inference import SliderSolver  # noqa: E402
 from slidercaptcha.inference.images import ImageLimits, encode_png  # noqa: E402
 from slidercaptcha.inference.samples import generated_captchas  # noqa: E402
@@ -46,7 +47,8 @@ def assert_piece_fields(body: dict, cap) -> None:
 
 
 def test_health(client):
-    assert client.get("/health").json()["status"] == "ok"
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["version"] == slidercaptcha.__version__
 
 
 def test_solve_generated_captcha(client):

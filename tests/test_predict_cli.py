@@ -128,6 +128,14 @@ def test_package_exports_the_solver_lazily():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_version_is_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"slidercaptcha {version('slidercaptcha')}"
+
+
 @pytest.mark.parametrize("text, data", [
     ("SGVsbG8=", b"Hello"), ("SGVsbG8", b"Hello"), ("SGVs\nbG8=\n", b"Hello"),
     ("data:image/png;base64,SGVsbG8=", b"Hello"), ("-_8=", b"\xfb\xff"),

@@ -12,6 +12,8 @@ import importlib
 import importlib.util
 import sys
 
+from slidercaptcha import __version__
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("slidercaptcha.data.generate", "render synthetic slider captchas and a manifest"),
@@ -41,6 +43,7 @@ def _available() -> dict[str, tuple[str, str]]:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slidercaptcha", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     for name, (module, help_text) in _available().items():
         p = sub.add_parser(name, help=help_text, description=help_text)

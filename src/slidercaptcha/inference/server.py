@@ -22,6 +22,7 @@ the endpoint parameter, which is imported inside :func:`create_app`.
 import json
 import logging
 
+from slidercaptcha import __version__
 from slidercaptcha.inference.images import (
     DEFAULT_LIMITS,
     ImageError,
@@ -143,7 +144,7 @@ def create_app(solver, limits: ImageLimits = DEFAULT_LIMITS):
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "model": solver.backend.description}
+        return {"status": "ok", "model": solver.backend.description, "version": __version__}
 
     @app.post("/solve")
     async def solve(request: Request):
