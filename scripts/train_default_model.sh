@@ -290,6 +290,17 @@ git apply -R scripts/stage26_vendor_gaps.patch
 # grey, spc val GeeTest v4 falls from 98 to 80 % (benchmarks/bench_robustness.py). It stays there (80-81 %)
 # and spc train drifts as in stages 22-28: 91.1-92.4 %, the mean with the start 93.3 against 94.0 %.
 from_shipped_stage stage29 131 --set training.augmentation.grayscale=0.15
+# Stage 30: stage 21's lesson on the CPU. The shipped weights are the mean of a start and a run that
+# travelled far from it (stage 19: 94,720 captchas at lr 3e-4); stages 22-29 travelled 9,000-12,000 at
+# 2e-4, and their means with the start lost. So: 24,000 captchas at lr 3e-4 (4 epochs of 6,000, one
+# cosine cycle after the warm-up), then the last epoch's means with the start scored beside it.
+styles_stage stage30 137 4 3 300 src/slidercaptcha/weights/default.safetensors \
+    --set data.generator.gap_only_prob=0.35 --set data.samples_per_epoch=6000
+python scripts/average_weights.py --out checkpoints/stage30/soup_e4_04.pth \
+    checkpoints/stage30/epoch_004.pth:0.4 src/slidercaptcha/weights/default.safetensors:0.6
+python scripts/average_weights.py --out checkpoints/stage30/soup_e4_05.pth \
+    checkpoints/stage30/epoch_004.pth:0.5 src/slidercaptcha/weights/default.safetensors:0.5
+score_on_spc_train stage30 300 checkpoints/stage30/soup_e4_0{4,5}.pth
 
 # Held-out evaluation, reports and plots, then the files the package ships: stage 21's mean,
 # picked above by spc train (benchmarks/results/stage21_spc_train.md).
