@@ -52,3 +52,15 @@ def test_predict_cli_gives_the_sliding_distance(captchas, tmp_path, capsys):
         assert out["distance"] == pytest.approx(solver.solve(path).distance, abs=1e-6)  # CLI = API
         hits += abs(out["distance"] - (c.record["gap_x"] - c.record["slider_x"])) < 5
     assert hits >= 7
+
+
+def test_evaluate_scores_the_shipped_model_without_a_checkpoint(captchas, tmp_path, capsys):
+    rows = ["file,gap_x,gap_y,slider_x,slider_y"]
+    for i, c in enumerate(captchas[:6]):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), c.image[:, :, ::-1])
+        r = c.record
+        rows.append(f"{i}.png,{r['gap_x']},{r['gap_y']},{r['slider_x']},{r['slider_y']}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    assert cli(["evaluate", "--data", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "res")]) == 0
+    metrics = json.loads((tmp_path / "res" / "labels" / "metrics.json").read_text())
+    assert metrics["checkpoint"] == str(PACKAGE_WEIGHTS / "default.safetensors") and metrics["n_evaluated"] == 6

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from slidercaptcha.data.labels import FORMATS, LabelRecord, data_root, manifest_line
+from slidercaptcha.inference.backends import SHIPPED_WEIGHTS
 from slidercaptcha.utils.io import atomic_write_json, atomic_write_jsonl
 
 RECIPE = Path(__file__).resolve().parent / "configs" / "finetune.yaml"
-SHIPPED = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 
 
 def usable(path: Path, fmt: str) -> tuple[list[LabelRecord], str]:
@@ -68,7 +68,7 @@ def per_group(metrics: dict) -> dict[str, float]:
     return {k: v["accuracy@5px"] for k, v in metrics["per_sample_type"].items()}
 
 
-def finetune(data: str | Path, out: str | Path, fmt: str = "auto", start: str | Path = SHIPPED,
+def finetune(data: str | Path, out: str | Path, fmt: str = "auto", start: str | Path = SHIPPED_WEIGHTS,
              train_data: str | Path | None = None, held_out: float = 0.2, epochs: int = 8,
              synthetic: int | None = None, weight: float = 1.0, limit: int | None = None, seed: int = 0,
              overrides: list[str] | None = None, calibration_count: int = 64) -> dict:
@@ -137,7 +137,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="your labelled captchas (folder or label file)")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="label format (default: auto)")
     p.add_argument("--out", default="finetune/run", help="output folder (default: %(default)s)")
-    p.add_argument("--from", dest="start", default=str(SHIPPED),
+    p.add_argument("--from", dest="start", default=str(SHIPPED_WEIGHTS),
                    help="weights to start from: .safetensors or .pth (default: the shipped model)")
     p.add_argument("--train-data", help="train on this labelled set and hold out all of --data (no split)")
     p.add_argument("--held-out", type=float, default=0.2, help="share of --data held out (default: %(default)s)")

@@ -32,6 +32,7 @@ from slidercaptcha.data.labels import (
 )
 from slidercaptcha.decode import SLIDER_THRESHOLD
 from slidercaptcha.evaluation import failures
+from slidercaptcha.inference.backends import SHIPPED_WEIGHTS, TorchBackend, load_safetensors_model
 from slidercaptcha.metrics import summarize
 from slidercaptcha.train.validate import errors_of, predict_loader
 from slidercaptcha.utils.io import atomic_write_json, atomic_write_text
@@ -208,7 +209,6 @@ def solve_as_the_api(model, records: list[LabelRecord], pred: dict, root: Path, 
     where it sees none, the solver's gap replaces the decoded one (the heatmap's peaks weighed
     by their outlines: ``pick_gap``). Returns how many predictions each step replaced (for the
     weighing: moved by more than a pixel)."""
-    from slidercaptcha.inference.backends import TorchBackend
     from slidercaptcha.inference.matching import ALIGN_MIN_SCORE
     from slidercaptcha.inference.solver import SliderSolver
 
@@ -256,8 +256,6 @@ def load_for_evaluation(path: str | Path) -> tuple:
     if Path(path).suffix.lower() != ".safetensors":
         model, cfg = load_model(path)
         return model, cfg, load_checkpoint(path).get("epoch")
-    from slidercaptcha.inference.backends import load_safetensors_model
-
     model, variant = load_safetensors_model(Path(path))
     cfg = config_from_dict({"model": {"variant": variant, "input_size": list(model.input_size)}})
     return model, cfg, None
@@ -343,9 +341,8 @@ def evaluate(
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint",
-        required=True,
-        help="checkpoint .pth (e.g. checkpoints/1.1.0/best_model.pth) or shipped .safetensors "
-        "(e.g. src/slidercaptcha/weights/default.safetensors)",
+        help="checkpoint .pth (e.g. checkpoints/1.1.0/best_model.pth) or .safetensors weights "
+        "(default: the model shipped in the package)",
     )
     p.add_argument(
         "--data", required=True, help="dataset folder or label file (manifest, LabelMe, YOLO, CSV)"
@@ -383,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or (data.stem if data.is_file() else data.resolve().name)
     out = Path(args.out) / name
     m = evaluate(
-        args.checkpoint,
+        args.checkpoint or SHIPPED_WEIGHTS,
         data,
         out,
         args.format,

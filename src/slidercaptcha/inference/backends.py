@@ -21,6 +21,7 @@ from slidercaptcha.model import OUTPUT_NAMES, LiteHRNet18FPN, build_model
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_STEM = "default"
+SHIPPED_WEIGHTS = PACKAGE_WEIGHTS / f"{DEFAULT_STEM}.safetensors"  # the shipped model's PyTorch weights
 ONNX_PREFERENCE = ("default_int8.onnx", "model_int8.onnx", "default.onnx", "model.onnx")
 CHECKPOINT_PREFERENCE = ("default.safetensors", "best_model.pth", "last.pth")
 
