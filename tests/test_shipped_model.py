@@ -64,3 +64,8 @@ def test_evaluate_scores_the_shipped_model_without_a_checkpoint(captchas, tmp_pa
     assert cli(["evaluate", "--data", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "res")]) == 0
     metrics = json.loads((tmp_path / "res" / "labels" / "metrics.json").read_text())
     assert metrics["checkpoint"] == str(PACKAGE_WEIGHTS / "default.safetensors") and metrics["n_evaluated"] == 6
+
+
+def test_doctor_checks_the_shipped_weights(capsys):
+    assert cli(["doctor", "--checkpoint", str(PACKAGE_WEIGHTS / "default.safetensors")]) == 0
+    assert "[OK] output ranges" in capsys.readouterr().out

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from slidercaptcha.checkpoint import load_model
 from slidercaptcha.config import Config
 from slidercaptcha.data.dataset import LabelledDataset, read_usable
 from slidercaptcha.data.labels import FORMATS, LabelRecord, manifest_file
 from slidercaptcha.data.targets import build_targets
 from slidercaptcha.data.validate import validate_manifest
+from slidercaptcha.evaluation.evaluate import load_for_evaluation
 from slidercaptcha.losses import compute_loss
 from slidercaptcha.train.gradients import large_gradients
 from slidercaptcha.train.validate import TARGET_KEYS
@@ -111,7 +111,7 @@ def random_batch(cfg: Config, size: int, seed: int = 0) -> dict:
 
 # ----------------------------------------------------------------------------- CLI
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint .pth to check")
+    p.add_argument("--checkpoint", required=True, help="checkpoint .pth or .safetensors weights to check")
     p.add_argument(
         "--data", help="labelled set (manifest, LabelMe, YOLO, CSV); default: a random batch"
     )
@@ -140,7 +140,7 @@ def _print(title: str, problems: list[str], limit: int = 30) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     torch.manual_seed(0)
-    model, cfg = load_model(args.checkpoint)
+    model, cfg, _ = load_for_evaluation(args.checkpoint)
     print(f"checkpoint {args.checkpoint}: {cfg.model.variant}, input {cfg.model.input_size}")
     ok = True
     if args.data:
