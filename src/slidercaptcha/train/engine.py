@@ -467,7 +467,7 @@ def restore(path, model, optimizer, scheduler, ema, scaler, state: dict) -> dict
 
 
 # ----------------------------------------------------------------------------- CLI
-SPEC_CONFIG = "config/training_config.yaml"  # the spec's path; its values are config.py's defaults
+SPEC_CONFIG = "config/training_config.yaml"  # the spec's path; config.py's defaults hold the same spec values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
