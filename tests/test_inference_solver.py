@@ -45,6 +45,15 @@ def test_every_input_type_gives_the_same_answer(solver, tmp_path):
     same(solver.solve(encode_png(gray)), solver.solve(gray))
 
 
+def test_bgr_arrays_read_the_piece_in_bgr_too(solver):
+    """OpenCV users hand in both images BGR(A) (cv2.imread, IMREAD_UNCHANGED): ``color_order``
+    is for the piece as well, or its texture is matched with red and blue swapped."""
+    for cap in generated_captchas(6, seed=11, mode="separate"):
+        ref = solver.solve(cap.image, piece=cap.piece)
+        bgr = solver.solve(cap.image[:, :, ::-1].copy(), piece=cap.piece[:, :, [2, 1, 0, 3]].copy(), color_order="BGR")
+        assert bgr.gap == pytest.approx(ref.gap, abs=1e-4) and bgr.match_score == pytest.approx(ref.match_score, abs=1e-6)
+
+
 def test_bgr_without_color_order_differs(solver):
     rgb = generated_captchas(1, seed=4)[0].image
     a, _ = preprocess(load_image(rgb[:, :, ::-1].copy(), "BGR"))

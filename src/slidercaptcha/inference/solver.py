@@ -180,12 +180,12 @@ class SliderSolver:
         height, width = batch.images[i].shape[:2]
         return heatmap_in_image(batch.outputs["heatmap_gap"][i, 0].numpy(), batch.boxes[i].numpy(), width, height)
 
-    def _search(self, image: np.ndarray, piece: ImageInput) -> PieceSearch:
+    def _search(self, image: np.ndarray, piece: ImageInput, color_order: str) -> PieceSearch:
         """Score where the piece fits over the whole image, before any network call. A shape
         wider than half the background cannot slide into a gap to its right: that input is
         not a piece (often the captcha itself, passed twice), and is refused, not answered."""
         label = describe(piece, "piece")
-        found = read_piece(load_image(piece, "RGB", self.limits), label)
+        found = read_piece(load_image(piece, color_order, self.limits), label)
         width = image.shape[1]
         if 2 * found.mask.shape[1] > width:
             raise ImageError(f"{label}: its shape is {found.mask.shape[1]} px wide, more than half the background's "
@@ -250,7 +250,7 @@ class SliderSolver:
         arrays = [load_image(img, color_order, self.limits) for img in images]
         t_load = _ms(start)
         t_search = time.perf_counter()
-        searches = [None if p is None else self._search(a, p) for a, p in zip(arrays, pieces, strict=True)]
+        searches = [None if p is None else self._search(a, p, color_order) for a, p in zip(arrays, pieces, strict=True)]
         found: list[dict | None] = [None] * len(images)
         for i, search in enumerate(searches):
             if search is not None and self.piece_first and search.decisive:
@@ -285,5 +285,5 @@ class SliderSolver:
                             timing=dict(per_image), **f) for f in found]
 
     def solve(self, image: ImageInput, piece: ImageInput | None = None, color_order: str = "RGB") -> SolveResult:
-        """Solve one captcha. ``color_order`` ('RGB' or 'BGR') applies to numpy arrays."""
+        """Solve one captcha. ``color_order`` ('RGB' or 'BGR') applies to numpy arrays, the piece's too."""
         return self.solve_batch([image], [piece], color_order)[0]
