@@ -168,3 +168,16 @@ def test_a_folder_stands_for_its_images(files, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(tmp_path / "empty")]) != 0
     assert "a folder with no images" in capsys.readouterr().err
+
+
+def test_a_folder_of_pieces_pairs_with_a_folder_of_images(captchas, files, tmp_path, capsys):
+    backgrounds, pieces = tmp_path / "bg", tmp_path / "pieces"
+    backgrounds.mkdir()
+    pieces.mkdir()
+    for i, (image, piece, _) in enumerate(files):
+        (backgrounds / f"{i}.png").write_bytes(image.read_bytes())
+        (pieces / f"{i}.png").write_bytes(piece.read_bytes())
+    rc, lines = run_json(capsys, [backgrounds, "--piece", pieces])
+    assert rc == 0 and len(lines) == 2
+    for line, cap in zip(lines, captchas, strict=True):
+        check_piece_fields(line, cap)

@@ -34,9 +34,9 @@ def add_arguments(parser) -> None:
                         help="captcha image files or folders of them; '-' reads one image from stdin "
                              "(raw bytes, or base64 text with --base64)")
     parser.add_argument("--piece", nargs="+", metavar="PIECE",
-                        help="separate piece image(s), one for all images or one per image: a tight piece, "
-                             "a full-height strip with the piece inside, or a JPEG without alpha; "
-                             "'-' reads stdin like IMAGE")
+                        help="separate piece image(s), one for all images or one per image (a folder: its "
+                             "images, paired with IMAGE's in name order): a tight piece, a full-height strip "
+                             "with the piece inside, or a JPEG without alpha; '-' reads stdin like IMAGE")
     parser.add_argument("--base64", action="store_true",
                         help="IMAGE and PIECE values are base64 text (a 'data:image/png;base64,' prefix is "
                              "fine) instead of file names; '@FILE' reads the base64 text from FILE, '-' "
@@ -102,7 +102,7 @@ class InputSpec:
 
 
 def _expand(value: str, as_base64: bool) -> list[str]:
-    """A folder given as IMAGE stands for the images directly inside it, in name order."""
+    """A folder given as IMAGE or PIECE stands for the images directly inside it, in name order."""
     folder = Path(value)
     if as_base64 or value == STDIN or not folder.is_dir():
         return [value]
@@ -125,7 +125,8 @@ def _inputs(args) -> tuple[list[InputSpec], list[InputSpec | None]]:
     images = [InputSpec(v, "image", i, args.base64, read_stdin) for i, v in enumerate(names, 1)]
     if not args.piece:
         return images, [None] * len(images)
-    pieces = [InputSpec(v, "piece", i, args.base64, read_stdin) for i, v in enumerate(args.piece, 1)]
+    piece_names = [f for v in args.piece for f in _expand(v, args.base64)]
+    pieces = [InputSpec(v, "piece", i, args.base64, read_stdin) for i, v in enumerate(piece_names, 1)]
     if len(pieces) == 1:
         return images, pieces * len(images)
     if len(pieces) != len(images):
