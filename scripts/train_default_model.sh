@@ -296,11 +296,13 @@ from_shipped_stage stage29 131 --set training.augmentation.grayscale=0.15
 # cosine cycle after the warm-up), then the last epoch's means with the start scored beside it.
 styles_stage stage30 137 4 3 300 src/slidercaptcha/weights/default.safetensors \
     --set data.generator.gap_only_prob=0.35 --set data.samples_per_epoch=6000
+python scripts/average_weights.py --out checkpoints/stage30/soup_e4_03.pth \
+    checkpoints/stage30/epoch_004.pth:0.3 src/slidercaptcha/weights/default.safetensors:0.7
 python scripts/average_weights.py --out checkpoints/stage30/soup_e4_04.pth \
     checkpoints/stage30/epoch_004.pth:0.4 src/slidercaptcha/weights/default.safetensors:0.6
 python scripts/average_weights.py --out checkpoints/stage30/soup_e4_05.pth \
     checkpoints/stage30/epoch_004.pth:0.5 src/slidercaptcha/weights/default.safetensors:0.5
-score_on_spc_train stage30 300 checkpoints/stage30/soup_e4_0{4,5}.pth
+score_on_spc_train stage30 300 checkpoints/stage30/soup_e4_0{3,4,5}.pth
 
 # Held-out evaluation, reports and plots, then the files the package ships: stage 21's mean,
 # picked above by spc train (benchmarks/results/stage21_spc_train.md).

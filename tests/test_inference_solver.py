@@ -54,6 +54,12 @@ def test_bgr_arrays_read_the_piece_in_bgr_too(solver):
         assert bgr.gap == pytest.approx(ref.gap, abs=1e-4) and bgr.match_score == pytest.approx(ref.match_score, abs=1e-6)
 
 
+def test_16_bit_grey_png_loads_as_its_8_bit_values(tmp_path):
+    gray = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (20, 1))
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "g16.png")  # PIL opens it as I;16
+    assert np.array_equal(load_image(tmp_path / "g16.png"), gray)
+
+
 def test_bgr_without_color_order_differs(solver):
     rgb = generated_captchas(1, seed=4)[0].image
     a, _ = preprocess(load_image(rgb[:, :, ::-1].copy(), "BGR"))
