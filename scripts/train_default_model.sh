@@ -293,7 +293,9 @@ from_shipped_stage stage29 131 --set training.augmentation.grayscale=0.15
 # Stage 30: stage 21's lesson on the CPU. The shipped weights are the mean of a start and a run that
 # travelled far from it (stage 19: 94,720 captchas at lr 3e-4); stages 22-29 travelled 9,000-12,000 at
 # 2e-4, and their means with the start lost. So: 24,000 captchas at lr 3e-4 (4 epochs of 6,000, one
-# cosine cycle after the warm-up), then the last epoch's means with the start scored beside it.
+# cosine cycle after the warm-up), then the last epoch's means with the start scored beside it. Not shipped:
+# the run moved 2.2 times as far as stages 26 and 29, yet epoch 4 scores 92.6 and its means (0.3 / 0.4 / 0.5)
+# 93.3 / 93.4 / 93.0 against 94.0 %, Dingxiang 83.7-87.3 against 89.3 (benchmarks/results/stage30_spc_train.md).
 styles_stage stage30 137 4 3 300 src/slidercaptcha/weights/default.safetensors \
     --set data.generator.gap_only_prob=0.35 --set data.samples_per_epoch=6000
 python scripts/average_weights.py --out checkpoints/stage30/soup_e4_03.pth \
