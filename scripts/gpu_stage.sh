@@ -34,9 +34,9 @@ timeout --preserve-status -s INT "${MINUTES:-7.5}m" python3 -m slidercaptcha tra
     --set logging.tensorboard_dir=runs/gpu_stage --set logging.progress_bar=false "$@" 2>&1 | tee "$out/train.log"
 
 python3 scripts/average_weights.py --out "$out/run_last.pth" "$run/last.pth"
-for share in 0.3 0.4 0.5; do
-    python3 scripts/average_weights.py --out "$out/soup_${share#0.}.pth" \
-        "$run/last.pth:$share" "$shipped:$(python3 -c "print(round(1 - $share, 2))")"
+for share in 3:7 4:6 5:5; do  # tenths of the run : tenths of the shipped weights
+    python3 scripts/average_weights.py --out "$out/soup_${share%:*}.pth" \
+        "$run/last.pth:0.${share%:*}" "$shipped:0.${share#*:}"
 done
 if [ -f "$run/history.json" ]; then cp "$run/history.json" "$out/"; fi  # written after the first whole epoch
 ls -l "$out"

@@ -45,6 +45,12 @@ from slidercaptcha.utils.io import read_jsonl
 
 FORMATS = ("manifest", "labelme", "yolo", "csv", "spc", "npc")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """The image files directly in ``folder`` (or anywhere under it), by suffix, in name order."""
+    found = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 GAP_NAMES = {"gap", "target", "hole", "notch", "缺口"}
 SLIDER_NAMES = {"slider", "piece", "block", "puzzle", "滑块"}
 YOLO_CLASSES = ("gap", "slider")  # default class ids: 0 = gap, 1 = slider
@@ -251,7 +257,7 @@ def read_yolo_file(image: Path, label: Path, classes: dict[str, str]) -> LabelRe
 def read_yolo(root: Path) -> tuple[list[LabelRecord], list[Skipped]]:
     classes = _yolo_classes(root)
     records, skipped = [], []
-    for image in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    for image in image_files(root, recursive=True):
         label = _yolo_label_for(image)
         if label is None:
             skipped.append(Skipped(str(image), "no YOLO label file"))
@@ -317,7 +323,7 @@ def read_spc(root: Path, splits: tuple[str, ...] = SPC_SPLITS) -> tuple[list[Lab
     for vendor in vendors:
         for split in splits:
             folder = vendor / "images" / split
-            for image in sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+            for image in image_files(folder):
                 label = vendor / "labels" / split / image.with_suffix(".txt").name
                 try:
                     if not label.is_file():
@@ -353,7 +359,7 @@ def spc_unseen(records: list[LabelRecord], root: Path, seen_split: str | None = 
             seen[vendor] = set()
             if seen_split:
                 folder = root / vendor / "images" / seen_split
-                seen[vendor] = {_digest(p) for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
+                seen[vendor] = {_digest(p) for p in image_files(folder)}
         digest = _digest(Path(r.file))
         if digest not in seen[vendor]:
             seen[vendor].add(digest)

@@ -70,9 +70,8 @@ def check_size(width: int, height: int, limits: ImageLimits, label: str) -> None
 def _pil_to_array(img: Image.Image) -> np.ndarray:
     """Any PIL mode → uint8 L, RGB or RGBA array (alpha kept, palette expanded, 16-bit grey
     scaled: PIL's own conversion of a 16-bit PNG clips it to near white)."""
-    if img.mode.startswith("I"):  # I;16, I;16B, I (how PIL opens 16-bit grey PNGs)
-        wide = np.asarray(img).astype(np.float64)
-        return np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)
+    if img.mode.startswith("I;16"):  # I;16, I;16B, I;16L: how PIL opens 16-bit grey PNGs
+        return ((np.asarray(img, dtype=np.uint32) + 128) // 257).astype(np.uint8)
     has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
     if has_alpha:
         img = img.convert("RGBA")

@@ -17,7 +17,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from slidercaptcha.data.labels import IMAGE_SUFFIXES
+from slidercaptcha.data.labels import IMAGE_SUFFIXES, image_files
 from slidercaptcha.inference.images import (
     ImageError,
     ImageLimits,
@@ -106,7 +106,7 @@ def _expand(value: str, as_base64: bool) -> list[str]:
     folder = Path(value)
     if as_base64 or value == STDIN or not folder.is_dir():
         return [value]
-    files = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = [str(p) for p in image_files(folder)]
     if not files:
         raise ValueError(f"{folder}: a folder with no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return files
