@@ -306,6 +306,22 @@ python scripts/average_weights.py --out checkpoints/stage30/soup_e4_05.pth \
     checkpoints/stage30/epoch_004.pth:0.5 src/slidercaptcha/weights/default.safetensors:0.5
 score_on_spc_train stage30 300 checkpoints/stage30/soup_e4_0{3,4,5}.pth
 
+# Stage 31: stage 19's run itself on the CPU, across sessions. Stage 30 matched stage 19's step count
+# (1,500) at a quarter of its batch and lost; this is its batch (64) and its sample count (96,000 here
+# against 94,720): one warm-up epoch and one cosine cycle over 14 epochs of 6,400, about 5 h on 2 cores,
+# so it spans sessions. Each epoch is kept and `last.pth` is written every 10 minutes; a later session
+# continues it with the same line plus `--resume checkpoints/stage31/last.pth`. Validated on the first
+# 150 of the styles val set (seconds instead of minutes, as gpu_stage.sh does).
+head -n 150 data/styles_model/val/manifest.jsonl > data/styles_model/val/first150.jsonl
+slidercaptcha train --config config/default_model.yaml \
+    --init_from src/slidercaptcha/weights/default.safetensors --set "model.input_size=[192,384]" --set loss.decoy.weight=0.3 \
+    --set "data.art=[data/art/train]" --set data.val_manifest=data/styles_model/val/first150.jsonl \
+    --set data.generator.gap_only_prob=0.35 --set training.batch_size=64 \
+    --set training.adaptive_batch_size=false --set training.seed=149 --set training.optimizer.lr=3e-4 \
+    --set training.num_epochs=15 --set training.scheduler.T_0=14 --set data.samples_per_epoch=6400 \
+    --set training.checkpoint_minutes=10 --set checkpoints.save_dir=checkpoints/stage31 --set checkpoints.keep_last=15 \
+    --set logging.tensorboard_dir=runs/stage31
+
 # Held-out evaluation, reports and plots, then the files the package ships: stage 21's mean,
 # picked above by spc train (benchmarks/results/stage21_spc_train.md).
 for stage in 1:default_model 2:default_model_ft 3:default_model_ft2 4:default_model_ft3 5:default_model_ft4 \
