@@ -310,7 +310,7 @@ score_on_spc_train stage30 300 checkpoints/stage30/soup_e4_0{3,4,5}.pth
 # (1,500) at a quarter of its batch and lost; this is its batch (64) and its sample count (96,000 here
 # against 94,720): one warm-up epoch and one cosine cycle over 14 epochs of 6,400, about 5 h on 2 cores,
 # so it spans sessions. Each epoch is kept and `last.pth` is written every 10 minutes; a later session
-# continues it with the same line plus `--resume checkpoints/stage31/last.pth`. Validated on the first
+# continues it with the same line plus `--resume` (from `checkpoints/stage31/last.pth`). Validated on the first
 # 150 of the styles val set (seconds instead of minutes, as gpu_stage.sh does).
 head -n 150 data/styles_model/val/manifest.jsonl > data/styles_model/val/first150.jsonl
 slidercaptcha train --config config/default_model.yaml \
