@@ -50,6 +50,7 @@ def test_predict_cli_gives_the_sliding_distance(captchas, tmp_path, capsys):
         assert cli(["predict", str(path), "--json"]) == 0
         out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert out["distance"] == pytest.approx(solver.solve(path).distance, abs=1e-6)  # CLI = API
+        assert out["offset"] == out["distance"]  # the drag distance sites take, drawn slider or given piece
         hits += abs(out["distance"] - (c.record["gap_x"] - c.record["slider_x"])) < 5
     assert hits >= 7
 

@@ -46,7 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: image, gap, slider, distance, confidences, gap_angle, "
-                             "gap_box, slider_box, offset, match_score (the last four need --piece), timing; "
+                             "gap_box, slider_box (these two need --piece), offset (the drag distance), match_score, timing; "
                              "a failed input gives {\"image\", \"error\"}")
     parser.add_argument("--visualize", metavar="OUT.png", help="save points, boxes and heatmaps")
     parser.epilog = ("examples: slidercaptcha predict bg.png --piece piece.png --json;  "
@@ -140,7 +140,7 @@ def _fmt_point(p) -> str:
 
 def format_line(name: str, res) -> str:
     distance = "none" if res.distance is None else f"{res.distance:.1f}"
-    extra = "" if res.offset is None else f" offset={res.offset:.1f} match={res.match_score:.2f}"
+    extra = "" if res.gap_box is None else f" offset={res.offset:.1f} match={res.match_score:.2f}"
     conf = ("(piece fit, no network)" if res.gap_confidence is None
             else f"({res.gap_confidence:.2f}, {res.slider_confidence:.2f})")
     return (f"{name}: distance={distance} gap={_fmt_point(res.gap)} slider={_fmt_point(res.slider)}{extra} "

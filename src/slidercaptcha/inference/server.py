@@ -1,7 +1,7 @@
 """``slidercaptcha serve``: FastAPI service around one :class:`SliderSolver`.
 
-POST /solve → the SolveResult as JSON (gap, slider, distance, confidences, gap_angle, and with a
-piece also gap_box, slider_box, offset, match_score; timing). GET /health. /solve takes either
+POST /solve → the SolveResult as JSON (gap, slider, distance, offset, confidences, gap_angle,
+match_score, and with a piece also gap_box, slider_box; timing). GET /health. /solve takes either
 
 * ``multipart/form-data``: file field ``image``, optional file field ``piece`` (a text field
   instead of a file is read as base64), or

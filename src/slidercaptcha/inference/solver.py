@@ -57,7 +57,9 @@ class SolveResult:
     ``gap_box`` where the piece fits, ``slider_box`` where it sits now (piece image at x = 0),
     ``offset = gap_box.x0 - slider_box.x0`` (the left-edge drag distance sites take; equal to
     ``gap_box.x0`` for a tight piece) and ``match_score`` (0..1, how well the outline fits; for
-    a composite captcha, how well the drawn slider's edges match the gap's).
+    a composite captcha, how well the drawn slider's edges match the gap's). Gap and piece
+    have one shape, so their left edges lie as far apart as their centres: ``offset`` equals
+    ``distance``, and a composite captcha (drawn slider, no boxes) has it too.
     ``gap_confidence`` and ``slider_confidence`` are the network's heatmap peaks, and with
     ``gap_angle`` they are None when the network did not run: a separate piece whose fit alone
     was decisive (``SliderSolver(piece_first=True)``, the default; ``timing["model"]`` is 0).
@@ -281,8 +283,11 @@ class SliderSolver:
             timing["match"] += _ms(t_match)
         timing["total"] = _ms(start)
         per_image = {k: v / len(images) for k, v in timing.items()}
-        return [SolveResult(distance=None if f["slider"] is None else f["gap"][0] - f["slider"][0],
-                            timing=dict(per_image), **f) for f in found]
+        results = []
+        for f in found:
+            distance = None if f["slider"] is None else f["gap"][0] - f["slider"][0]
+            results.append(SolveResult(distance=distance, timing=dict(per_image), **{"offset": distance, **f}))
+        return results
 
     def solve(self, image: ImageInput, piece: ImageInput | None = None, color_order: str = "RGB") -> SolveResult:
         """Solve one captcha. ``color_order`` ('RGB' or 'BGR') applies to numpy arrays, the piece's too."""
