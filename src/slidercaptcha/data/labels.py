@@ -45,17 +45,17 @@ from slidercaptcha.utils.io import read_jsonl
 
 FORMATS = ("manifest", "labelme", "yolo", "csv", "spc", "npc")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+GAP_NAMES = {"gap", "target", "hole", "notch", "缺口"}
+SLIDER_NAMES = {"slider", "piece", "block", "puzzle", "滑块"}
+YOLO_CLASSES = ("gap", "slider")  # default class ids: 0 = gap, 1 = slider
+EXTERNAL_TYPE = "external"  # sample type of annotations that do not say
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     """The image files directly in ``folder`` (or anywhere under it), by suffix, in name order."""
     found = folder.rglob("*") if recursive else folder.glob("*")
     return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-GAP_NAMES = {"gap", "target", "hole", "notch", "缺口"}
-SLIDER_NAMES = {"slider", "piece", "block", "puzzle", "滑块"}
-YOLO_CLASSES = ("gap", "slider")  # default class ids: 0 = gap, 1 = slider
-EXTERNAL_TYPE = "external"  # sample type of annotations that do not say
-IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 @dataclass
