@@ -6,8 +6,8 @@ import io
 
 import numpy as np
 import pytest
-import torch
 from images import bad_inputs
+from oracle import OracleBackend
 from PIL import Image
 
 from slidercaptcha.inference import ImageError, ImageTooLargeError, SliderSolver
@@ -115,28 +115,6 @@ def test_oversized_array_and_bytes_limits():
 
 
 # ----------------------------------------------------------------------------- separate piece
-class OracleBackend:
-    """Stands in for a model: heatmap peaks planted at given canvas points (for the piece test)."""
-
-    description = kind = "oracle"
-    input_size = (256, 512)
-
-    def __init__(self):
-        self.peaks: list[tuple[float, float, float]] = []  # canvas x, y, score
-
-    def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        h, w = batch.shape[2] // 4, batch.shape[3] // 4
-        gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-        heat = torch.zeros(h, w)
-        for x, y, score in self.peaks:
-            cx, cy = x / 4 - 0.5, y / 4 - 0.5
-            heat = torch.maximum(heat, score * torch.exp(-((gx - round(cx)) ** 2 + (gy - round(cy)) ** 2) / 4.5))
-        b = batch.shape[0]
-        zeros = torch.zeros(b, 2, h, w)
-        return {"heatmap_gap": heat.expand(b, 1, h, w).clone(), "heatmap_slider": torch.zeros(b, 1, h, w),
-                "offset_gap": zeros, "offset_slider": zeros}
-
-
 def test_piece_picks_the_true_gap_among_decoys():
     """Decoys get the higher heatmap scores; matching the piece must still choose the real gap."""
     oracle = OracleBackend()

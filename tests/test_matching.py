@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from oracle import OracleBackend
 
 from slidercaptcha.inference import ImageError, SliderSolver
 from slidercaptcha.inference.matching import (
@@ -425,32 +426,6 @@ def test_gap_touching_the_border_is_found_where_it_is(side):
 
 
 # ----------------------------------------------------------------------------- refusals
-class OracleBackend:
-    """Stands in for a model: a gap heatmap with one optional peak (canvas x, y), no slider;
-    counts its calls."""
-
-    description = kind = "oracle"
-    input_size = (256, 512)
-
-    def __init__(self, peak: tuple[float, float] | None = None,
-                 others: tuple[tuple[float, float, float], ...] = ()):
-        """peak: 0.8 at this canvas point; others: (x, y, height) of further peaks."""
-        self.peaks = (() if peak is None else ((*peak, 0.8),)) + tuple(others)
-        self.batches: list[int] = []  # the size of every batch it was called with
-
-    def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        b, h, w = batch.shape[0], batch.shape[2] // 4, batch.shape[3] // 4
-        self.batches.append(b)
-        heat = torch.zeros(h, w)
-        gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-        for x, y, height in self.peaks:
-            cx, cy = x / 4 - 0.5, y / 4 - 0.5
-            heat = torch.maximum(heat, height * torch.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / 4.5))
-        zeros = torch.zeros(b, 2, h, w)
-        return {"heatmap_gap": heat.expand(b, 1, h, w).clone(), "heatmap_slider": torch.zeros(b, 1, h, w),
-                "offset_gap": zeros, "offset_slider": zeros}
-
-
 def test_masked_ncc_is_opencvs_masked_ccoeff_normed():
     """The texture cue's fast masked correlation gives OpenCV's masked TM_CCOEFF_NORMED scores,
     on a textured image with a flat patch (where both have no evidence) and a jigsaw-like mask."""
