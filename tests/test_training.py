@@ -134,6 +134,24 @@ def test_resume_is_exact(tiny_data, tmp_path):
     assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
 
 
+def test_freed_memory_goes_back_before_every_loader_forks_its_workers(tiny_data, tmp_path, monkeypatch):
+    """Each train epoch's loader and each validation pass start right after the heap is trimmed,
+    so their workers do not fork (and copy) the trainer's freed activations."""
+    events = []
+
+    class Loader(engine.DataLoader):
+        def __iter__(self):
+            events.append("iterate")
+            return super().__iter__()
+
+    monkeypatch.setattr(engine, "DataLoader", Loader)
+    monkeypatch.setattr(engine, "release_free_memory", lambda: events.append("trim"))
+    cfg = load_config("config/training_config.yaml", tiny_overrides(tiny_data, tmp_path))
+    engine.train(cfg)
+    assert events.count("iterate") >= 4  # two epochs, each trained and validated
+    assert all(i > 0 and events[i - 1] == "trim" for i, e in enumerate(events) if e == "iterate"), events
+
+
 def test_best_model_follows_val_mae(tiny_data, tmp_path, monkeypatch):
     maes = iter([5.0, 3.0, 4.0])
 

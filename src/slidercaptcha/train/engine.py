@@ -12,6 +12,7 @@ an interrupted run continues exactly where it stopped.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import math
 import os
@@ -52,6 +53,21 @@ class TrainingError(RuntimeError):
 
 class Interrupted(Exception):
     """SIGINT/SIGTERM arrived; raised between steps so the state is consistent."""
+
+
+def release_free_memory() -> None:
+    """Hand the heap's freed memory back to the OS before DataLoader workers are forked.
+
+    glibc keeps what a training step frees (GBs of activations on the CPU) in the heap. A worker
+    forked from that heap reuses the free chunks it inherits, and every page it writes is
+    copied. Measured at 192x384 on 2 CPU cores, a third epoch's worker held 2.9 GB of such
+    copies at batch 16 and 9.0 GB at batch 64 (next to a 10-12 GB trainer: a run on 24 GB was
+    killed for memory when its second epoch forked); trimmed first, 0.3-0.4 GB, and the epochs
+    ran 10-30 % faster with the same losses. A no-op where the C library is not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # ----------------------------------------------------------------------------- setup helpers
@@ -282,6 +298,7 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
             sampler.set_epoch(epoch)
             order = list(sampler)[: batches_per_epoch * batch_size]
             start = state["step_in_epoch"] * tc.gradient_accumulation * batch_size
+            release_free_memory()
             loader = DataLoader(train_set, batch_size=batch_size, sampler=order[start:], drop_last=True,
                                 num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
             bar = tqdm(total=steps_per_epoch, initial=state["step_in_epoch"], desc=f"epoch {epoch}/{tc.num_epochs}",
@@ -408,8 +425,10 @@ def validate(cfg: Config, model, loader, device, writer, epoch: int, main: bool)
     figures = main and (epoch % cfg.logging.figure_interval == 0 or epoch == 1)
     acts = main and cfg.logging.activation_histograms and epoch % cfg.logging.histogram_interval == 0
     if acts:  # one hooked forward on a few images: bounded cost
+        release_free_memory()  # before every pass over the loader: its workers fork
         with tb.activation_histograms(writer, model, epoch), torch.no_grad():
             model.eval()(next(iter(loader))["image"][:4].to(device))
+    release_free_memory()
     pred = predict_loader(model, loader, device, cfg.loss, joint=cfg.validation.joint_decode, keep_first_batch=figures)
     parts = dist.gather_objects({k: v for k, v in pred.items() if k not in ("first",)})
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if isinstance(parts[0][k], np.ndarray)}
