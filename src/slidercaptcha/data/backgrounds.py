@@ -167,8 +167,9 @@ class PhotoLibrary:
     """Photos (and, apart, painted or cartoon art) found recursively under some folders,
     cropped at random scales.
 
-    Decoded photos are cached per process (downscaled so the short side ≤ ``max_side``),
-    which makes on-the-fly rendering in DataLoader workers cheap after the first epoch.
+    The last ``cache_size`` decoded photos are kept per process (downscaled so the short side is
+    at most ``max_side``). A training epoch's loader forks fresh workers, so each starts cold;
+    ``scripts/prepare_backgrounds.py``'s downscaled photos decode in a few ms anyway.
     """
 
     def __init__(self, folders: list[str | Path] | tuple = (), art_folders: list[str | Path] | tuple = (),
