@@ -52,7 +52,7 @@ Box = tuple[float, float, float, float]
 class SolveResult:
     """Points are (x, y) in the original image's pixels; ``distance = gap_x - slider_x``.
 
-    ``slider`` and ``distance`` are None for gap-only images (no piece drawn, none given).
+    ``slider``, ``distance`` and ``offset`` are None for gap-only images (no piece drawn, none given).
     With a separate piece, its shape is known, so the result also has boxes (x0, y0, x1, y1):
     ``gap_box`` where the piece fits, ``slider_box`` where it sits now (piece image at x = 0),
     ``offset = gap_box.x0 - slider_box.x0`` (the left-edge drag distance sites take; equal to
