@@ -308,11 +308,12 @@ score_on_spc_train stage30 300 checkpoints/stage30/soup_e4_0{3,4,5}.pth
 
 # Stage 31: stage 19's run itself on the CPU, across sessions. Stage 30 matched stage 19's step count
 # (1,500) at a quarter of its batch and lost; this is its batch (64) and its sample count (96,000 here
-# against 94,720): one warm-up epoch and one cosine cycle over 14 epochs of 6,400. Batch 64 trains at 3.5-3.8
-# samples/s on 2 cores (5.6 at batch 16), so it takes about 7 h and spans sessions. (Its first start was killed
-# for memory as epoch 2's loader forked; the trainer now trims its heap before every fork.) Each epoch is kept and `last.pth` is written every 10 minutes; a later session
-# continues it with the same line plus `--resume` (from `checkpoints/stage31/last.pth`). Validated on the first
-# 150 of the styles val set (seconds instead of minutes, as gpu_stage.sh does).
+# against 94,720): one warm-up epoch and one cosine cycle over 14 epochs of 6,400. Batch 64 trains at
+# 3.5-4.3 samples/s on 2 cores (5.6 at batch 16), so it takes about 7 h and spans sessions. (Its first
+# start was killed for memory as epoch 2's loader forked; the trainer now trims its heap before every
+# fork.) Each epoch is kept and `last.pth` is written every 10 minutes; a later session continues it with
+# the same line plus `--resume` (from `checkpoints/stage31/last.pth`). Validated on the first 150 of the
+# styles val set (seconds instead of minutes, as gpu_stage.sh does).
 head -n 150 data/styles_model/val/manifest.jsonl > data/styles_model/val/first150.jsonl
 slidercaptcha train --config config/default_model.yaml \
     --init_from src/slidercaptcha/weights/default.safetensors --set "model.input_size=[192,384]" --set loss.decoy.weight=0.3 \

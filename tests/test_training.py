@@ -138,13 +138,13 @@ def test_freed_memory_goes_back_before_every_loader_forks_its_workers(tiny_data,
     """Each train epoch's loader and each validation pass start right after the heap is trimmed,
     so their workers do not fork (and copy) the trainer's freed activations."""
     events = []
+    iterate = engine.DataLoader.__iter__
 
-    class Loader(engine.DataLoader):
-        def __iter__(self):
-            events.append("iterate")
-            return super().__iter__()
+    def recorded(loader):
+        events.append("iterate")
+        return iterate(loader)
 
-    monkeypatch.setattr(engine, "DataLoader", Loader)
+    monkeypatch.setattr(engine.DataLoader, "__iter__", recorded)
     monkeypatch.setattr(engine, "release_free_memory", lambda: events.append("trim"))
     cfg = load_config("config/training_config.yaml", tiny_overrides(tiny_data, tmp_path))
     engine.train(cfg)

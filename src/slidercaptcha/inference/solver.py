@@ -283,11 +283,10 @@ class SliderSolver:
             timing["match"] += _ms(t_match)
         timing["total"] = _ms(start)
         per_image = {k: v / len(images) for k, v in timing.items()}
-        results = []
         for f in found:
-            distance = None if f["slider"] is None else f["gap"][0] - f["slider"][0]
-            results.append(SolveResult(distance=distance, timing=dict(per_image), **{"offset": distance, **f}))
-        return results
+            f["distance"] = None if f["slider"] is None else f["gap"][0] - f["slider"][0]
+            f.setdefault("offset", f["distance"])  # a given piece's comes from its boxes, and equals it
+        return [SolveResult(timing=dict(per_image), **f) for f in found]
 
     def solve(self, image: ImageInput, piece: ImageInput | None = None, color_order: str = "RGB") -> SolveResult:
         """Solve one captcha. ``color_order`` ('RGB' or 'BGR') applies to numpy arrays, the piece's too."""

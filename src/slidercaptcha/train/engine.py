@@ -56,18 +56,26 @@ class Interrupted(Exception):
 
 
 def release_free_memory() -> None:
-    """Hand the heap's freed memory back to the OS before DataLoader workers are forked.
+    """Hand the heap's freed memory back to the OS (glibc's ``malloc_trim``); a no-op elsewhere."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class TrimmedLoader(DataLoader):
+    """A DataLoader that trims the trainer's heap before each pass forks its workers.
 
     glibc keeps what a training step frees (GBs of activations on the CPU) in the heap. A worker
     forked from that heap reuses the free chunks it inherits, and every page it writes is
     copied. Measured at 192x384 on 2 CPU cores, a third epoch's worker held 2.9 GB of such
     copies at batch 16 and 9.0 GB at batch 64 (next to a 10-12 GB trainer: a run on 24 GB was
     killed for memory when its second epoch forked); trimmed first, 0.3-0.4 GB, and the epochs
-    ran 10-40 % faster with the same losses. A no-op where the C library is not glibc."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    ran 10-40 % faster with the same losses."""
+
+    def __iter__(self):
+        release_free_memory()
+        return super().__iter__()
 
 
 # ----------------------------------------------------------------------------- setup helpers
@@ -222,8 +230,8 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
         raise ValueError(f"training set too small: {len(train_set)} samples give no full batch of {batch_size}")
     steps_per_epoch = batches_per_epoch // tc.gradient_accumulation
     val_sampler = DistributedSampler(val_set, num_replicas=world, rank=rank, shuffle=False) if distributed else None
-    val_loader = DataLoader(val_set, batch_size=batch_size, sampler=val_sampler, num_workers=cfg.data.num_workers,
-                            pin_memory=device.type == "cuda")
+    val_loader = TrimmedLoader(val_set, batch_size=batch_size, sampler=val_sampler, num_workers=cfg.data.num_workers,
+                               pin_memory=device.type == "cuda")
 
     # Model and optimisation.
     model = model_from_config(cfg.model).to(device)
@@ -298,9 +306,8 @@ def train(cfg: Config, resume_from: str | Path | None = None, distributed: bool 
             sampler.set_epoch(epoch)
             order = list(sampler)[: batches_per_epoch * batch_size]
             start = state["step_in_epoch"] * tc.gradient_accumulation * batch_size
-            release_free_memory()
-            loader = DataLoader(train_set, batch_size=batch_size, sampler=order[start:], drop_last=True,
-                                num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
+            loader = TrimmedLoader(train_set, batch_size=batch_size, sampler=order[start:], drop_last=True,
+                                   num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
             bar = tqdm(total=steps_per_epoch, initial=state["step_in_epoch"], desc=f"epoch {epoch}/{tc.num_epochs}",
                        disable=not (main and cfg.logging.progress_bar), dynamic_ncols=True, leave=False)
             t0, seen = time.perf_counter(), 0
@@ -425,10 +432,8 @@ def validate(cfg: Config, model, loader, device, writer, epoch: int, main: bool)
     figures = main and (epoch % cfg.logging.figure_interval == 0 or epoch == 1)
     acts = main and cfg.logging.activation_histograms and epoch % cfg.logging.histogram_interval == 0
     if acts:  # one hooked forward on a few images: bounded cost
-        release_free_memory()  # before every pass over the loader: its workers fork
         with tb.activation_histograms(writer, model, epoch), torch.no_grad():
             model.eval()(next(iter(loader))["image"][:4].to(device))
-    release_free_memory()
     pred = predict_loader(model, loader, device, cfg.loss, joint=cfg.validation.joint_decode, keep_first_batch=figures)
     parts = dist.gather_objects({k: v for k, v in pred.items() if k not in ("first",)})
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if isinstance(parts[0][k], np.ndarray)}
