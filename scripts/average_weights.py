@@ -7,7 +7,8 @@ start did well and what the fine-tune learned.
 
 Each checkpoint gives its EMA weights when it has them (what ``evaluate`` and the solver use);
 BatchNorm running statistics are averaged like the weights; integer buffers come from the first.
-The output is a checkpoint with the first one's config, which every command loads.
+The output is a checkpoint with the first one's config, which every command loads;
+``--input-size H W`` changes the size it runs at (the network is fully convolutional).
 """
 
 from __future__ import annotations
@@ -46,10 +47,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="PATH or PATH:WEIGHT")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="run the average at this input size instead of the first checkpoint's")
     args = parser.parse_args()
     sources = [parse(c) for c in args.checkpoints]
     state = average(sources)
     config = load_checkpoint(sources[0][0])["config"]
+    if args.input_size:
+        config["model"]["input_size"] = list(args.input_size)
     save_checkpoint(args.out, {"epoch": 0, "model_state_dict": state, "ema_state_dict": state, "config": config,
                                "averaged_from": [f"{p}:{w}" if w is not None else p for p, w in sources]})
     print(f"wrote {args.out} from {len(sources)} checkpoints")
