@@ -56,3 +56,13 @@ def test_weights_must_sum_to_one_and_be_given_to_all_or_none(two_checkpoints, tm
     with pytest.raises(SystemExit, match="every checkpoint or to none"):
         run(monkeypatch, "--out", str(tmp_path / "x.pth"), f"{a}:0.5", str(b))
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_input_size_sets_the_size_the_mean_runs_at(two_checkpoints, tmp_path, monkeypatch):
+    (a, b), _ = two_checkpoints
+    out = tmp_path / "mix.pth"
+    run(monkeypatch, "--out", str(out), "--input-size", "224", "448", str(a), str(b))
+    model, _ = load_model(out)
+    assert tuple(model.input_size) == (224, 448)
+    run(monkeypatch, "--out", str(out), str(a), str(b))  # without it: the first checkpoint's size
+    assert tuple(load_model(out)[0].input_size) != (224, 448)
