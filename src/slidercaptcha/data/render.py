@@ -466,8 +466,8 @@ def edge_contrast(gray: np.ndarray, inside: np.ndarray) -> float:
     (npc, ``benchmarks/real_gap_visibility.py``) lie mostly above 2 but reach down to 1.2-1.5,
     which is why the generator's floor is 1.5.
     """
-    mag = cv2.magnitude(cv2.Sobel(gray.astype(np.float32), cv2.CV_32F, 1, 0),
-                        cv2.Sobel(gray.astype(np.float32), cv2.CV_32F, 0, 1)) / 4
+    gray = gray.astype(np.float32)
+    mag = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 4
     inside = inside.astype(np.uint8)
     outline = cv2.dilate(inside - cv2.erode(inside, _K3), _K3) > 0
     around = (cv2.dilate(inside, _K3, iterations=8) - cv2.dilate(inside, _K3, iterations=3)) > 0
