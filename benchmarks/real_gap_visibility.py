@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from slidercaptcha.data.labels import LabelRecord, apply_npc_audit, read_npc
-from slidercaptcha.data.render import edge_contrast
+from slidercaptcha.data.labels import LabelRecord, apply_npc_audit, read_labels, read_npc
+from slidercaptcha.data.render import VIS_PAD, edge_contrast
 from slidercaptcha.inference.images import load_image
 from slidercaptcha.inference.matching import read_piece
 from slidercaptcha.preprocess import to_rgb
@@ -36,20 +36,24 @@ BANDS = (1.5, 2.0, 3.0)  # share of gaps below each
 
 def placed_visibility(record: LabelRecord, npc_root: Path, shift: int) -> float:
     """``edge_contrast`` of the record's background over its piece's silhouette placed at the
-    label (the piece image's top-left at ``position``), best over shifts of up to ``shift`` px."""
+    label (the piece image's top-left at ``position``), best over shifts of up to ``shift`` px.
+    Only the piece's box and the ring the measure reads around it are filtered."""
     gray = cv2.cvtColor(to_rgb(load_image(record.file)), cv2.COLOR_RGB2GRAY)
     piece = read_piece(load_image(npc_root / record.meta["piece_file"]), str(record.meta["piece_file"]))
     x, y = record.meta["position"]
     h, w = piece.mask.shape
+    x0, y0 = int(round(x)) + piece.x0, int(round(y)) + piece.y0
+    reach = VIS_PAD + shift  # the ring reaches 8 px past the outline; Sobel one more
+    left, top = max(x0 - reach, 0), max(y0 - reach, 0)
+    around = gray[top:y0 + h + reach, left:x0 + w + reach]
     best = 0.0
     for dy in range(-shift, shift + 1):
         for dx in range(-shift, shift + 1):
-            x0, y0 = int(round(x)) + piece.x0 + dx, int(round(y)) + piece.y0 + dy
-            inside = np.zeros(gray.shape, bool)
-            top, left = max(y0, 0), max(x0, 0)
-            window = inside[top:y0 + h, left:x0 + w]
-            window[:] = piece.mask[top - y0:top - y0 + window.shape[0], left - x0:left - x0 + window.shape[1]]
-            best = max(best, edge_contrast(gray, inside))
+            inside = np.zeros(around.shape, bool)
+            px, py = x0 + dx - left, y0 + dy - top  # the piece's corner in ``around``
+            window = inside[max(py, 0):py + h, max(px, 0):px + w]
+            window[:] = piece.mask[max(-py, 0):max(-py, 0) + window.shape[0], max(-px, 0):max(-px, 0) + window.shape[1]]
+            best = max(best, edge_contrast(around, inside))
     return best
 
 
@@ -78,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in records:
         measured.setdefault(f"npc {r.sample_type}", []).append(placed_visibility(r, args.npc, args.shift))
     for folder in args.synthetic:
-        manifest = folder / "manifest.jsonl" if folder.is_dir() else folder
-        lines = manifest.read_text(encoding="utf-8").splitlines()
-        measured[f"generated {folder}"] = [json.loads(line)["gap_visibility"] for line in lines if line.strip()]
+        measured[f"generated {folder}"] = [r.meta["gap_visibility"] for r in read_labels(folder)[0]]
     rows = {name: summary(values) for name, values in measured.items()}
     cols = ["n", "min", *(f"p{q}" for q in QUANTILES), *(f"below_{b:g}" for b in BANDS)]
     print("| set | " + " | ".join(c.replace("below_", "% below ") for c in cols) + " |")
